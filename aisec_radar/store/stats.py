@@ -14,19 +14,8 @@ def stats(con: duckdb.DuckDBPyConnection, type_axis: dict[str, str]) -> dict[str
     one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
     per_type: dict[str, int] = {}
     rows = con.execute(
-        """
-        WITH latest_label AS (
-            SELECT arxiv_id, types FROM labels
-            QUALIFY row_number() OVER (PARTITION BY arxiv_id ORDER BY created_at DESC, label_id DESC) = 1
-        ), latest_pred AS (
-            SELECT arxiv_id, labels FROM predictions
-            QUALIFY row_number() OVER (PARTITION BY arxiv_id ORDER BY created_at DESC) = 1
-        )
-        SELECT t, count(*) FROM (
-            SELECT unnest(coalesce(l.types, p.labels)) AS t
-            FROM papers pa LEFT JOIN latest_label l USING (arxiv_id) LEFT JOIN latest_pred p USING (arxiv_id)
-        ) GROUP BY t ORDER BY t
-        """
+        "SELECT t, count(*) FROM (SELECT unnest(types) AS t FROM effective_labels WHERE types IS NOT NULL) "
+        "GROUP BY t ORDER BY t"
     ).fetchall()
     for t, n in rows:
         per_type[t] = int(n)

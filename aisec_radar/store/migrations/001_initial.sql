@@ -90,3 +90,29 @@ CREATE TABLE embeddings (
     vector        FLOAT[] NOT NULL,
     PRIMARY KEY (content_hash, model)
 );
+
+-- What readers see: the latest curator label per paper, the latest prediction per paper, and the
+-- effective label (curator wins over the classifier). Every stage reads these views instead of
+-- re-deriving "latest" itself.
+CREATE VIEW current_labels AS
+SELECT * FROM labels
+QUALIFY row_number() OVER (PARTITION BY arxiv_id ORDER BY created_at DESC, label_id DESC) = 1;
+
+CREATE VIEW current_predictions AS
+SELECT * FROM predictions
+QUALIFY row_number() OVER (PARTITION BY arxiv_id ORDER BY created_at DESC, model_version DESC) = 1;
+
+CREATE VIEW effective_labels AS
+SELECT
+    p.arxiv_id,
+    coalesce(l.types, CASE WHEN cp.relevance = 'in_taxonomy' THEN cp.labels ELSE [cp.relevance] END) AS types,
+    coalesce(l.role, cp.role) AS role,
+    coalesce(l.modality, cp.modality) AS modality,
+    CASE WHEN l.arxiv_id IS NOT NULL THEN 'curated'
+         WHEN cp.arxiv_id IS NOT NULL THEN 'auto'
+         ELSE 'unclassified' END AS provenance,
+    cp.status AS prediction_status,
+    cp.confidence
+FROM papers p
+LEFT JOIN current_labels l USING (arxiv_id)
+LEFT JOIN current_predictions cp USING (arxiv_id);
