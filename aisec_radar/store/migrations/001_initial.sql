@@ -91,6 +91,14 @@ CREATE TABLE embeddings (
     PRIMARY KEY (content_hash, model)
 );
 
+CREATE TABLE survey_citations (               -- papers the survey's bibliography already cites
+    arxiv_id     VARCHAR PRIMARY KEY,
+    bibkey       VARCHAR,
+    title        VARCHAR,
+    matched_by   VARCHAR,                      -- eprint | url | doi | title
+    imported_at  TIMESTAMP NOT NULL
+);
+
 -- What readers see: the latest curator label per paper, the latest prediction per paper, and the
 -- effective label (curator wins over the classifier). Every stage reads these views instead of
 -- re-deriving "latest" itself.
