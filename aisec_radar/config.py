@@ -46,6 +46,7 @@ class Settings:
                                   secret=True)
     lock_timeout: float = _s(60.0, "seconds to wait for the database while another process writes")
     log_level: str = _s("INFO", "logging level: DEBUG | INFO | WARNING | ERROR")
+    digest_dir: str = _s("data/digests", "folder where the nightly job writes its Markdown digest (YYYY-MM-DD.md)")
 
     def public_dict(self) -> dict[str, Any]:
         out = {}
