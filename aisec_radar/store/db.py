@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
+@lru_cache(maxsize=1)
 def _migrations() -> list[tuple[int, str, str]]:
     """(number, name, sql) of every migration file shipped with the package, in order."""
     out = []
@@ -82,8 +84,11 @@ def _check_not_newer(path: Path, found: int) -> None:
         )
 
 
-def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    """Apply missing migrations in one transaction each; return the names applied."""
+def migrate(con: duckdb.DuckDBPyConnection, path: Path, upto: int | None = None) -> list[str]:
+    """Apply missing migrations in one transaction each; return the names applied.
+
+    ``upto`` stops at a given schema number: tests use it to build an "old" file.
+    """
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMP DEFAULT current_timestamp)"
@@ -92,7 +97,7 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     _check_not_newer(path, current)
     applied = []
     for number, name, sql in _migrations():
-        if number <= current:
+        if number <= current or (upto is not None and number > upto):
             continue
         con.execute("BEGIN TRANSACTION")
         try:
@@ -142,7 +147,9 @@ def connect(
     p.parent.mkdir(parents=True, exist_ok=True)
     con = _open(p, read_only=False, timeout=timeout)
     try:
-        migrate(con, p)
+        found = _schema_version(con)
+        if found != code_schema_version():  # the common case costs one read, no write
+            migrate(con, p)
         yield con
     finally:
         con.close()

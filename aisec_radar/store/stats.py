@@ -33,7 +33,7 @@ def stats(con: duckdb.DuckDBPyConnection, type_axis: dict[str, str]) -> dict[str
         "papers": int(one("SELECT count(*) FROM papers")),
         "paper_versions": int(one("SELECT count(*) FROM paper_versions")),
         "predictions": int(one("SELECT count(*) FROM predictions")),
-        "needs_review": int(one("SELECT count(DISTINCT arxiv_id) FROM predictions WHERE status = 'needs_review'")),
+        "needs_review": int(one("SELECT count(*) FROM current_predictions WHERE status = 'needs_review'")),
         "labels": int(one("SELECT count(*) FROM labels")),
         "labelled_papers": int(one("SELECT count(DISTINCT arxiv_id) FROM labels")),
         "per_type": per_type,

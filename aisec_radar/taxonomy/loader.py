@@ -80,7 +80,8 @@ class Taxonomy:
                     f"unknown attack type '{lab}'{at}; valid types: {', '.join(self.label_ids)}"
                 )
         if len(labels) > 1 and any(lab in OUT_OF_TAXONOMY for lab in labels):
-            raise TaxonomyError(f"'other_aisec'/'not_relevant' cannot be combined with other types{where and ' ' + where}")
+            at = f" {where}" if where else ""
+            raise TaxonomyError(f"'other_aisec'/'not_relevant' cannot be combined with other types{at}")
 
 
 def _req(obj: Any, key: str, path: str, kind: type = str) -> Any:
@@ -128,7 +129,7 @@ def parse_taxonomy(data: Any, source: str = "<memory>") -> Taxonomy:
     oot = _typedefs(data.get("out_of_taxonomy") or [], "out_of_taxonomy")
     ids = [t.id for t in types] + [t.id for t in oot]
     seen: set[str] = set()
-    for i, tid in enumerate(ids):
+    for tid in ids:
         if tid in seen:
             raise TaxonomyError(f"types: duplicate id '{tid}'")
         seen.add(tid)

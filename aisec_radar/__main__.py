@@ -1,0 +1,3 @@
+from aisec_radar.cli import main
+
+main()
