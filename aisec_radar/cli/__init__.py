@@ -22,6 +22,11 @@ COMMANDS: dict[str, str] = {
     "label": "aisec_radar.cli.core:label_cmd",
     "labels": "aisec_radar.cli.core:labels_group",
     "config": "aisec_radar.cli.core:config_cmd",
+    "nightly": "aisec_radar.cli.nightly:nightly_cmd",
+    "demo": "aisec_radar.cli.nightly:demo_cmd",
+    "export": "aisec_radar.cli.export:export_group",
+    "db": "aisec_radar.cli.db:db_group",
+    "survey": "aisec_radar.cli.survey:survey_group",
 }
 
 # One-line help per command, shown by `--help` without importing the command's module.
@@ -31,6 +36,11 @@ SHORT_HELP: dict[str, str] = {
     "label": "Record a curator label for a paper.",
     "labels": "Export or import curator labels as JSON Lines.",
     "config": "Show the resolved settings and where each can be set.",
+    "nightly": "Scheduled job: crawl, classify, retrain when due, write the digest (exit codes in --help).",
+    "demo": "Offline demo: local arXiv stand-in on the corpus, nightly run, then the dashboard.",
+    "export": "BibTeX, CSV, Parquet, Markdown digest, Atom feeds, survey delta.",
+    "db": "Back up or restore the whole database.",
+    "survey": "Import the survey's .bib to know which papers it already cites.",
 }
 
 

@@ -1,0 +1,35 @@
+"""State the nightly job keeps between runs (the retrain baseline) and the counts it decides on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def get_state(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM job_state WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_state(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO job_state (key, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [key, value, _now()],
+    )
+
+
+def curator_label_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Labels written by people (taxonomy migrations rewrite labels mechanically and do not count)."""
+    return int(con.execute(
+        "SELECT count(*) FROM labels WHERE source <> 'taxonomy-migration'"
+    ).fetchone()[0])
+
+
+def harvest_checkpoints(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM harvest_state").fetchone()[0])

@@ -1,0 +1,134 @@
+"""Nightly pieces that need neither crawler nor model: the lock, exit codes, stage failure handling.
+
+The end-to-end run against the stand-in lives in test_nightly_e2e.py. Here the stages are replaced
+with stubs (unit tests of one function) to check the orchestration contract: a failed stage keeps
+earlier work, records the run as failed and maps to its exit code.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from export_fixtures import populate
+
+from aisec_radar import jobs
+from aisec_radar.cli import app
+from aisec_radar.config import Settings
+from aisec_radar.errors import ClassifyError, CrawlError
+from aisec_radar.records import Label
+from aisec_radar.store import connect, transaction
+from aisec_radar.store.labels import add_label
+from aisec_radar.store.runs import last_runs
+
+
+def test_lock_excludes_a_second_process(db_path: Path) -> None:
+    with jobs.nightly_lock(db_path) as lock:
+        assert lock.read_text() == str(__import__("os").getpid())
+        # another process trying the same lock fails at once
+        code = (
+            "import sys; from aisec_radar import jobs\n"
+            "try:\n"
+            f"    with jobs.nightly_lock({str(db_path)!r}): sys.exit(0)\n"
+            "except jobs.NightlyLocked as e: print(e); sys.exit(e.exit_code)\n"
+        )
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert p.returncode == jobs.EXIT_LOCKED, p.stderr
+        assert "another nightly run holds" in p.stdout
+        with pytest.raises(jobs.NightlyLocked):  # and so does a second acquire in this process
+            with jobs.nightly_lock(db_path):
+                pass
+    with jobs.nightly_lock(db_path):  # released on exit
+        pass
+
+
+def test_unreachable_host_gives_one_clear_line(db_path: Path, tmp_path: Path) -> None:
+    s = Settings(db_path=str(db_path), oai_base_url="http://127.0.0.1:9/oai")  # discard port: refused
+    rep = jobs.run_nightly(s, days=7, digest_dir=tmp_path)
+    assert rep.exit_code == jobs.EXIT_CRAWL and rep.failed_stage == "crawl"
+    assert "arXiv cannot be reached at 127.0.0.1:9" in rep.error and "make demo" in rep.error
+    with connect(db_path, read_only=True) as con:
+        (run,) = last_runs(con, kind="nightly")
+    assert run["status"] == "failed" and run["counts"]["exit_code"] == jobs.EXIT_CRAWL
+    r = CliRunner().invoke(app, ["nightly", "--db", str(db_path), "--base-url", "http://127.0.0.1:9",
+                                 "--digest-dir", str(tmp_path)])
+    assert r.exit_code == jobs.EXIT_CRAWL
+    assert "arXiv cannot be reached" in r.output
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict:
+    calls: dict = {"crawl": 0, "classify": 0, "train": 0, "fail": None}
+
+    def crawl(settings, since, until, progress):
+        calls["crawl"] += 1
+        calls["since"] = since
+        if calls["fail"] == "crawl":
+            raise CrawlError("stand-in said 503 five times")
+        return {"new": 0}
+
+    def classify(settings, progress):
+        calls["classify"] += 1
+        if calls["fail"] == "classify":
+            raise ClassifyError("encoder broke")
+        return {"classified": 0}
+
+    def train(settings, total, progress):
+        calls["train"] += 1
+        if calls["fail"] == "train":
+            raise ClassifyError("no labels")
+        with transaction(settings.db_path) as con:
+            jobs.set_state(con, jobs.RETRAIN_BASELINE_KEY, str(total))
+        return {"status": "not promoted", "model_version": "x", "reason": "gate"}
+
+    monkeypatch.setattr(jobs, "_stage_crawl", crawl)
+    monkeypatch.setattr(jobs, "_stage_classify", classify)
+    monkeypatch.setattr(jobs, "_stage_train", train)
+    monkeypatch.setattr(jobs, "check_reachable", lambda url, timeout=10.0: None)
+    return calls
+
+
+def test_stage_failures_map_to_exit_codes(db_path: Path, tmp_path: Path, stubbed: dict) -> None:
+    populate(db_path)
+    s = Settings(db_path=str(db_path), retrain_min_labels=3)
+    rep = jobs.run_nightly(s, days=3, digest_dir=tmp_path)
+    assert rep.exit_code == 0, rep.error
+    assert stubbed["since"] is not None  # no checkpoint yet: window from today - 3 days
+    assert rep.counts["train"]["status"] == "skipped" and rep.counts["train"]["new_labels"] == 2
+    assert rep.digest_path is not None and rep.digest_path.exists()
+
+    stubbed["fail"] = "crawl"
+    rep = jobs.run_nightly(s, digest_dir=tmp_path)
+    assert rep.exit_code == jobs.EXIT_CRAWL and stubbed["classify"] == 1  # classify did not run
+    stubbed["fail"] = "classify"
+    rep = jobs.run_nightly(s, digest_dir=tmp_path)
+    assert rep.exit_code == jobs.EXIT_CLASSIFY and "encoder broke" in rep.error
+
+    with transaction(db_path) as con:
+        add_label(con, Label("2502.00004", ["not_relevant"], "carol"))  # 3 labels now: retrain due
+    stubbed["fail"] = "train"
+    rep = jobs.run_nightly(s, digest_dir=tmp_path)
+    assert rep.exit_code == jobs.EXIT_TRAIN and rep.digest_path is not None  # digest still written
+    stubbed["fail"] = None
+    rep = jobs.run_nightly(s, digest_dir=tmp_path)
+    assert rep.exit_code == 0 and rep.counts["train"]["status"] == "not promoted"
+    rep = jobs.run_nightly(s, digest_dir=tmp_path)  # the baseline moved: no retrain the night after
+    assert rep.counts["train"]["status"] == "skipped" and stubbed["train"] == 2
+
+    with connect(db_path, read_only=True) as con:
+        runs = last_runs(con, kind="nightly")
+    assert [r["counts"]["exit_code"] for r in reversed(runs)] == [0, 3, 4, 5, 0, 0]
+    assert [r["status"] for r in reversed(runs)] == ["ok", "failed", "failed", "failed", "ok", "ok"]
+    assert all(r["finished_at"] is not None for r in runs)
+    assert "crawl: stand-in said 503" in runs[-2]["error"]
+
+
+def test_nightly_help_documents_exit_codes() -> None:
+    r = CliRunner().invoke(app, ["nightly", "--help"])
+    assert r.exit_code == 0
+    for code in (0, 3, 4, 8):
+        assert f"  {code}  " in r.output
+    assert "another nightly run holds the lock" in r.output
