@@ -27,6 +27,11 @@ _DAY = (
 )
 
 
+def _settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Finish any half-read result: DuckDB refuses register()/sql() while an execute() result is open."""
+    con.execute("SELECT NULL").fetchall()
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -81,6 +86,7 @@ def get_vectors(con: duckdb.DuckDBPyConnection, hashes: Sequence[str], model: st
         return {}
     import pyarrow as pa
 
+    _settle(con)
     con.register("_topic_hashes", pa.table({"content_hash": list(dict.fromkeys(hashes))}))
     try:
         tbl = con.sql(
@@ -117,12 +123,13 @@ def put_vectors(con: duckdb.DuckDBPyConnection, model: str, hashes: Sequence[str
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), vecs.shape[1]).cast(
             pa.list_(pa.float32())),
     })
+    _settle(con)
     con.register("_topic_new_vectors", tbl)
     try:
-        before = con.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+        before = con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0]
         con.execute("INSERT INTO embeddings SELECT content_hash, model, vector FROM _topic_new_vectors "
-                    "ON CONFLICT DO NOTHING")
-        after = con.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+                    "ON CONFLICT DO NOTHING").fetchall()
+        after = con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0]
     finally:
         con.unregister("_topic_new_vectors")
     return int(after - before)
@@ -232,11 +239,12 @@ def save_snapshots(con: duckdb.DuckDBPyConnection, run_id: int, model: str, snap
         if s.members:
             import pyarrow as pa
 
+            _settle(con)
             con.register("_topic_members", pa.table({
                 "arxiv_id": [a for a, _ in s.members], "score": [float(x) for _, x in s.members]}))
             try:
                 con.execute("INSERT INTO topic_members SELECT ?, ?, arxiv_id, score FROM _topic_members",
-                            [run_id, s.topic_id])
+                            [run_id, s.topic_id]).fetchall()
             finally:
                 con.unregister("_topic_members")
 
