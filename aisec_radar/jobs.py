@@ -383,10 +383,12 @@ def corpus_window(corpus: str | Path, days: int) -> tuple[date, date]:
 
 def run_demo(settings: Settings, corpus: str | Path, days: int = DEMO_DAYS, since: date | None = None,
              until: date | None = None, host: str = "127.0.0.1", progress: bool = False) -> NightlyReport:
-    """Serve the corpus with the local arXiv stand-in and run the real nightly job against it over HTTP.
+    """Serve a window of the corpus with the local arXiv stand-in and run the real nightly job against it.
 
-    Nothing is special-cased for the demo: the crawler, classifier and digest are the ones the
-    nightly uses against arXiv; only the base URL and the polite delay differ.
+    Nothing is special-cased for the demo: crawler (OAI-PMH over HTTP), classifier and digest are the
+    ones the nightly uses against arXiv; only the base URL and the polite delay differ. The stand-in
+    serves only the window, so a fresh database harvests all of it and a second demo run resumes
+    from the checkpoint and finds nothing new, exactly like a second night.
     """
     from aisec_radar.crawler.standin import run_standin
 
@@ -395,9 +397,11 @@ def run_demo(settings: Settings, corpus: str | Path, days: int = DEMO_DAYS, sinc
         from aisec_radar.errors import InputError
 
         raise InputError(f"corpus {corpus} does not exist; pass --corpus or set AISEC_RADAR_CORPUS")
-    if since is None or until is None:
-        w_since, w_until = corpus_window(corpus, days)
-        since, until = since or w_since, until or w_until
-    with run_standin(corpus, host) as base:
+    if since is None:
+        since, end = corpus_window(corpus, days)
+        if until is not None and until < end:
+            since = until - timedelta(days=days)
+    log.info("demo window %s .. %s", since, until or "corpus end")
+    with run_standin(corpus, host, since=since, until=until) as base:
         demo_settings = replace(with_base_url(settings, base), crawl_delay=0.0)
-        return run_nightly(demo_settings, since=since, until=until, progress=progress)
+        return run_nightly(demo_settings, progress=progress)
