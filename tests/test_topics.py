@@ -35,7 +35,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-def _build(db_path, rng: np.random.Generator, months: range = range(1, 5)) -> dict[str, list[str]]:
+def _build(db_path, rng: np.random.Generator, months: range = range(1, 5), model: str = MODEL) -> dict[str, list[str]]:
     """Papers, curator labels and vectors: background other_aisec noise, a steady theme, typed papers, a family."""
     tax = load_taxonomy()
     family_dir = _unit(rng.normal(size=DIM))
@@ -75,7 +75,7 @@ def _build(db_path, rng: np.random.Generator, months: range = range(1, 5)) -> di
         upsert_papers(con, papers)
         for lab in labels:
             add_label(con, lab)
-        st.put_vectors(con, MODEL, list(vecs), np.asarray(list(vecs.values())))
+        st.put_vectors(con, model, list(vecs), np.asarray(list(vecs.values())))
     ids["family_dir"] = family_dir  # type: ignore[assignment]
     ids["type_dirs"] = type_dirs  # type: ignore[assignment]
     return ids
@@ -215,3 +215,56 @@ def test_window_and_matching_units() -> None:
     docs = ["agent hijacking tool"] * 3 + ["noise words here", "other noise words"] + ["smoothing certificate"] * 3
     ph = key_phrases(docs, labels, 3)
     assert ph[0][0] == "agent hijacking tool" and ph[1][0] == "smoothing certificate"
+
+
+def test_cli_end_to_end(db_path, tmp_path) -> None:
+    """The commands a curator types: discover, list, show, merge, promote, taxonomy show/diff/migrate."""
+    import json
+
+    from click.testing import CliRunner
+
+    from aisec_radar.classify.encoder import encoder_model_key
+    from aisec_radar.cli import app
+
+    _build(db_path, np.random.default_rng(5), months=range(1, 4), model=encoder_model_key(Settings()))
+    run = lambda *args: CliRunner().invoke(app, [*args, "--db", str(db_path)], catch_exceptions=False)  # noqa: E731
+    r = run("topics")
+    assert r.exit_code == 0 and "no discovery run yet" in r.output
+    r = run("topics", "discover", "--until", "2026-03-31", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["encoded"] == 0 and out["new"] >= 2
+    listed = json.loads(run("topics", "--json").output)
+    by_size = sorted(out["candidates"], key=lambda c: -c["size"])
+    assert [c["topic_id"] for c in listed] == [c["topic_id"] for c in by_size]
+    big, second = listed[0]["topic_id"], listed[1]["topic_id"]
+    r = run("topics")
+    assert big in r.output and "nearest" in r.output
+    r = run("topics", "show", big)
+    assert r.exit_code == 0 and "run " in r.output
+    r = run("topics", "merge", second, "--into", "jailbreak", "--curator", "ana")
+    assert r.exit_code == 0 and "queued for review" in r.output
+    r = CliRunner().invoke(app, ["topics", "merge", second, "--into", "nope", "--db", str(db_path)])
+    assert r.exit_code == 2 and "not a type" in r.output
+    r = CliRunner().invoke(app, ["topics", "dismiss", "T9999", "--db", str(db_path)])
+    assert r.exit_code == 2 and "no topic candidate" in r.output
+    yml = tmp_path / "v2.yaml"
+    r = run("topics", "promote", big, "--name", "agent_hijacking", "--title", "Agent hijacking", "--out", str(yml))
+    assert r.exit_code == 0 and "2026.2" in r.output and yml.exists()
+    r = run("taxonomy", "show")
+    assert "2026.1" in r.output and "2026.2" in r.output
+    r = run("taxonomy", "diff", "2026.1", "2026.2")
+    assert "add    agent_hijacking" in r.output
+    changes = tmp_path / "changes.yaml"
+    changes.write_text("note: split jailbreak\nchanges:\n  - split:\n      from: jailbreak\n      into:\n"
+                       "        - {id: text_jailbreak, definition: text}\n"
+                       "        - {id: visual_jailbreak, definition: images}\n")
+    r = run("taxonomy", "new-version", str(changes), "--base", "2026.2", "--out", str(tmp_path / "v3.yaml"))
+    assert r.exit_code == 0 and "2026.3" in r.output, r.output
+    r = run("taxonomy", "migrate-labels", "--to", "2026.3", "--dry-run", "--json")
+    dry = json.loads(r.output)
+    assert dry["dry_run"] and dry["queued"] > 0 and dry["migrated"] > 0
+    r = run("taxonomy", "migrate-labels", "--to", "2026.3", "--json")
+    assert json.loads(r.output)["queued"] == dry["queued"]
+    r = run("taxonomy", "diff", "2026.3", "2026.1")
+    assert "split  jailbreak -> text_jailbreak, visual_jailbreak" in r.output

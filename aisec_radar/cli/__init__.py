@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "export": "aisec_radar.cli.export:export_group",
     "db": "aisec_radar.cli.db:db_group",
     "survey": "aisec_radar.cli.survey:survey_group",
+    "topics": "aisec_radar.cli.topics:topics_group",
+    "taxonomy": "aisec_radar.cli.topics:taxonomy_group",
 }
 
 # One-line help per command, shown by `--help` without importing the command's module.
@@ -41,6 +43,8 @@ SHORT_HELP: dict[str, str] = {
     "export": "BibTeX, CSV, Parquet, Markdown digest, Atom feeds, survey delta.",
     "db": "Back up or restore the whole database.",
     "survey": "Import the survey's .bib to know which papers it already cites.",
+    "topics": "Emerging-topic candidates: discover, list, dismiss, merge into a type, promote to a new type.",
+    "taxonomy": "Taxonomy versions: show, diff, new-version from a change list, migrate-labels.",
 }
 
 
