@@ -1,0 +1,263 @@
+"""train(): assemble all labels, encode (through the embedding cache), cross-validate, calibrate,
+fit the final heads, write the artifact and decide promotion.
+
+Deterministic for the same inputs: fixed seeds, sorted inputs, and a model version that is a hash
+of the weights, so `aisec-radar train` with the shipped model's inputs rebuilds the same model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aisec_radar.classify import training as T
+from aisec_radar.classify.cues import CueMatcher
+from aisec_radar.classify.data import (
+    Example,
+    bundled_label_files,
+    default_corpus_path,
+    pool_examples,
+    read_corpus,
+    read_label_file,
+    taxonomy_examples,
+)
+from aisec_radar.classify.encoder import encode_texts, encoder_model_key, paper_text
+from aisec_radar.classify.evaluate import score
+from aisec_radar.classify.model import ClassifierModel
+from aisec_radar.records import content_hash
+from aisec_radar.store import connect, transaction
+from aisec_radar.store.embeddings import get_embeddings, put_embeddings
+from aisec_radar.store.predictions import labelled_papers, promoted_model, register_model
+from aisec_radar.taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    from aisec_radar.config import Settings
+
+log = logging.getLogger(__name__)
+POOL_SIZE = 4000
+
+
+@dataclass
+class TrainReport:
+    model_version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+
+def _id_texts(settings: Settings, ids: set[str], corpus_path: Path | None) -> dict[str, tuple[str, str]]:
+    """Title and abstract for id-only labels: from the store first, then the corpus file."""
+    out: dict[str, tuple[str, str]] = {}
+    if ids and Path(settings.db_path).exists():
+        with connect(settings.db_path, read_only=True, timeout=settings.lock_timeout) as con:
+            for aid, title, abstract in con.execute(
+                "SELECT arxiv_id, title, coalesce(abstract, '') FROM papers WHERE list_contains(?, arxiv_id)",
+                [sorted(ids)],
+            ).fetchall():
+                out[aid] = (title, abstract)
+    rest = ids - set(out)
+    if rest and corpus_path is not None:
+        out.update(read_corpus(corpus_path, rest))
+    return out
+
+
+def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | None,
+             pool_size: int = POOL_SIZE, seed: int = 13) -> tuple[list[Example], dict[str, int]]:
+    """Every training example, deduplicated; a summary of where they came from."""
+    taxonomy = load_taxonomy(settings.taxonomy_path or None)
+    file_examples: list[Example] = []
+    for path in [*bundled_label_files(), *label_files]:
+        exs = read_label_file(Path(path), taxonomy)
+        src = "hand" if path in bundled_label_files() else "file"
+        for e in exs:
+            e.source = src
+        file_examples.extend(exs)
+    curator: list[Example] = []
+    if Path(settings.db_path).exists():
+        with connect(settings.db_path, read_only=True, timeout=settings.lock_timeout) as con:
+            for aid, title, abstract, _h, types, role in labelled_papers(con):
+                if types and types[0] in taxonomy.label_ids:
+                    curator.append(Example(id=aid, title=title, abstract=abstract, label=types[0], role=role,
+                                           source="curator"))
+    need = {e.id for e in file_examples if e.id and not e.title}
+    texts = _id_texts(settings, need, corpus_path)
+    missing_text = 0
+    kept: list[Example] = []
+    for e in file_examples:
+        if not e.title:
+            if e.id not in texts:
+                missing_text += 1
+                continue
+            e.title, e.abstract = texts[e.id]
+        kept.append(e)
+    # Curator labels override file labels for the same paper; otherwise one example per (id, has_abstract).
+    cur_ids = {e.id for e in curator}
+    seen: set[tuple[str, bool]] = set()
+    examples: list[Example] = []
+    for e in [*curator, *kept]:
+        if e.source != "curator" and e.id in cur_ids:
+            continue
+        key = (e.id or e.title.lower(), e.has_abstract)
+        if key in seen:
+            continue
+        seen.add(key)
+        examples.append(e)
+    examples.extend(taxonomy_examples(taxonomy))
+    pool: list[Example] = []
+    if corpus_path is not None and pool_size > 0:
+        corpus = read_corpus(corpus_path)
+        labelled_ids = {e.id for e in examples if e.id}
+        pool = pool_examples(corpus, labelled_ids, pool_size, seed)
+    examples.extend(pool)
+    summary: dict[str, int] = {}
+    for e in examples:
+        summary[e.source] = summary.get(e.source, 0) + 1
+    summary["skipped_no_text"] = missing_text
+    return examples, summary
+
+
+def embed_examples(settings: Settings, examples: list[Example], progress: bool) -> dict[str, np.ndarray]:
+    """Title and full-text vectors for every example, through the store's embedding cache."""
+    key = encoder_model_key(settings)
+    title_texts = [paper_text(e.title) for e in examples]
+    full_texts = [paper_text(e.title, e.abstract) for e in examples]
+    hashes = {t: content_hash(t, "") for t in set(title_texts) | set(full_texts)}
+    with connect(settings.db_path, read_only=False, timeout=settings.lock_timeout) as con:
+        cached = get_embeddings(con, key, hashes.values())
+    todo = sorted(t for t, h in hashes.items() if h not in cached)
+    if todo:
+        vecs = encode_texts(settings, todo, progress=progress)
+        new = {hashes[t]: v for t, v in zip(todo, vecs, strict=False)}
+        with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
+            put_embeddings(con, key, new)
+        cached.update(new)
+    return {"title": np.stack([cached[hashes[t]] for t in title_texts]),
+            "full": np.stack([cached[hashes[t]] for t in full_texts])}
+
+
+def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
+                          types: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, list]]]:
+    """CV metrics per evaluation set, and the (confidence, correct) calibration pairs per view."""
+    metrics: dict[str, Any] = {}
+    calib: dict[str, dict[str, list]] = {"title": {}, "full": {}}
+    sets = {
+        "titles": ("title", lambda e: not e.has_abstract),
+        "stream_full": ("full", lambda e: e.has_abstract),
+        "stream_random_full": ("full", lambda e: e.has_abstract and e.sample == "random"),
+        "stream_titles_only": ("title", lambda e: e.has_abstract),
+    }
+    for name, (view, sel) in sets.items():
+        rows = np.array([i for i, e in enumerate(es.examples) if oof.evaluated[i] and sel(e)], dtype=int)
+        if len(rows) == 0:
+            continue
+        probs = T.oof_probs(oof, model.heads, view)
+        yhat, conf = T.stored_labels(model, probs, rows)
+        y = [es.examples[i].label for i in rows]
+        rep = score(y, yhat, [True] * len(y), types)
+        both = [(a, b) for a, b in zip(y, yhat, strict=False) if a in types and b in types]
+        rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
+        rep.pop("review_share")
+        rep.pop("auto_precision")
+        metrics[name] = rep
+        if name in ("titles", "stream_full"):
+            for lab, c, ok in zip(yhat, conf, (a == b for a, b in zip(y, yhat, strict=False)), strict=False):
+                calib[view].setdefault(lab, []).append([round(float(c), 5), 1.0 if ok else 0.0])
+    return metrics, calib
+
+
+def cv_score(metrics: dict[str, Any]) -> float:
+    """One number for promotion: mean of titles macro-F1 and stream relevance F1 (those present)."""
+    parts = []
+    if "titles" in metrics:
+        parts.append(metrics["titles"]["macro_f1"])
+    if "stream_full" in metrics:
+        parts.append(metrics["stream_full"]["relevance"]["f1"])
+    return round(float(np.mean(parts)), 4) if parts else 0.0
+
+
+def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.ndarray],
+                cfg: dict[str, Any] | None = None, k: int = 5) -> ClassifierModel:
+    """CV -> temperatures and calibration sets -> final heads on everything -> a ClassifierModel."""
+    taxonomy = load_taxonomy(settings.taxonomy_path or None)
+    cfg = {**T.DEFAULT_CONFIG, **(cfg or {})}
+    for e in examples:
+        if e.source == "pool":
+            e.weight = cfg["pool_weight"]
+    cm = CueMatcher(taxonomy)
+    cues = {"title": cm.features(cm.match([paper_text(e.title) for e in examples])),
+            "full": cm.features(cm.match([paper_text(e.title, e.abstract) for e in examples]))}
+    es = T.ExampleSet(examples, emb, cues)
+    types = taxonomy.type_ids
+    n_eval = sum(1 for e in examples if e.source not in ("pool", "taxonomy"))
+    heads = T.fit_heads(es, types, cfg)
+    model = ClassifierModel(model_version="", taxonomy_version=taxonomy.version,
+                            encoder_key=encoder_model_key(settings), types=types, cue_labels=tuple(cm.labels),
+                            cue_scale=cfg["cue_scale"], heads=heads)
+    metrics: dict[str, Any] = {}
+    if n_eval >= 2 * k:
+        oof = T.cross_validate(es, types, cfg, k=k)
+        T.calibrate(heads, es, oof, types)
+        metrics, model.calibration = _natural_view_metrics(model, es, oof, types)
+    metrics["cv_score"] = cv_score(metrics)
+    nb = [i for i, e in enumerate(examples) if e.source not in ("pool",)]
+    model.neighbours = {
+        "vecs": emb["full"][nb].astype(np.float16),
+        "ids": np.array([examples[i].id or "" for i in nb], dtype=str),
+        "titles": np.array([examples[i].title[:200] for i in nb], dtype=str),
+        "labels": np.array([examples[i].label for i in nb], dtype=str),
+    }
+    buf = io.BytesIO()
+    for name in sorted(heads):
+        buf.write(heads[name].W.tobytes())
+        buf.write(heads[name].b.tobytes())
+    model.model_version = "m" + hashlib.sha256(buf.getvalue()).hexdigest()[:12]
+    summary: dict[str, int] = {}
+    for e in examples:
+        summary[e.source] = summary.get(e.source, 0) + 1
+    model.meta = {"created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "config": cfg,
+                  "metrics": metrics, "training_data": summary,
+                  "metrics_summary": {"cv_score": metrics["cv_score"]}}
+    return model
+
+
+def train(settings: Settings, label_files: list[Path] = (), progress: bool = True,  # type: ignore[assignment]
+          out_dir: Path | None = None, corpus_path: Path | None = None,
+          cfg: dict[str, Any] | None = None, pool_size: int = POOL_SIZE) -> TrainReport:
+    """Retrain from every label; promote the new model only if its CV score is not worse."""
+    corpus_path = corpus_path or default_corpus_path()
+    examples, summary = assemble(settings, [Path(p) for p in label_files], corpus_path, pool_size)
+    emb = embed_examples(settings, examples, progress)
+    model = build_model(settings, examples, emb, cfg)
+    model.meta["training_data"].update({"skipped_no_text": summary.get("skipped_no_text", 0)})
+    folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
+    model.save(folder)
+    new_score = model.meta["metrics"]["cv_score"]
+    from aisec_radar.classify.pipeline import active_model
+
+    current = active_model(settings)
+    cur_score = float(current.meta.get("metrics", {}).get("cv_score", 0.0))
+    if current.model_version == model.model_version:
+        promoted, reason = True, f"same model as the current one ({model.model_version})"
+    elif new_score >= cur_score:
+        promoted, reason = True, (f"cv score {new_score:.4f} >= current {current.model_version} {cur_score:.4f}")
+    else:
+        promoted, reason = False, (f"cv score {new_score:.4f} < current {current.model_version} {cur_score:.4f}; "
+                                   "kept the current model")
+    report = {"path": str(folder.resolve()), "reason": reason, "metrics": model.meta["metrics"],
+              "training_data": model.meta["training_data"], "encoder_key": model.encoder_key}
+    with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
+        register_model(con, model.model_version, model.taxonomy_version, report, promoted=promoted)
+        if not promoted:
+            pm = promoted_model(con)
+            if pm is None:  # keep the shipped/current model registered as the one in force
+                register_model(con, current.model_version, current.taxonomy_version,
+                               {"source": "current", "metrics": current.meta.get("metrics", {})}, promoted=False)
+    return TrainReport(model.model_version, promoted, reason, model.meta["metrics"], str(folder))

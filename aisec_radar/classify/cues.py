@@ -1,0 +1,89 @@
+"""Cue-phrase matcher: the taxonomy's cues found in a text, on lemmas, as features and explanations.
+
+spaCy's PhraseMatcher on the LEMMA attribute of a blank English pipeline with lookup lemmas
+(spacy-lookups-data). The full en_core_web_sm pipeline loads too, but tagging costs about as much
+as the encoder itself (24 docs/s), which would halve classify throughput; lookup lemmas cost ~1 ms
+per abstract. Lookup lemmas miss some plurals ("backdoors"), so a small rule strips a plural -s
+when the lookup left the word unchanged; cues go through the same pipeline, so both sides agree.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from aisec_radar.taxonomy.loader import Taxonomy
+
+_NLP: Any = None
+_NLP_LOCK = threading.Lock()
+
+
+def _plural_fix(doc: Any) -> Any:
+    for tok in doc:
+        lem = tok.lemma_ or tok.lower_
+        if lem == tok.lower_ and len(lem) > 4 and lem.endswith("s") and not lem.endswith(("ss", "us", "is")):
+            tok.lemma_ = lem[:-1]
+        elif lem != lem.lower():
+            tok.lemma_ = lem.lower()
+    return doc
+
+
+def get_nlp() -> Any:
+    """The blank English pipeline with lookup lemmas, built once per process."""
+    global _NLP
+    with _NLP_LOCK:
+        if _NLP is None:
+            import spacy
+            from spacy.language import Language
+
+            if "aisec_plural_fix" not in Language.factories:
+                Language.component("aisec_plural_fix")(_plural_fix)
+            nlp = spacy.blank("en")
+            nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+            nlp.add_pipe("aisec_plural_fix")
+            nlp.initialize()
+            _NLP = nlp
+    return _NLP
+
+
+class CueMatcher:
+    """Matches every type's cues (plus other_aisec's) and turns matches into a feature vector."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        from spacy.matcher import PhraseMatcher
+
+        self.nlp = get_nlp()
+        self.labels = [t.id for t in taxonomy.types] + ["other_aisec"]
+        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LEMMA")
+        self.phrases: dict[str, set[str]] = {}
+        for label in self.labels:
+            cues = taxonomy.type(label).cues
+            if not cues:
+                continue
+            self.matcher.add(label, list(self.nlp.pipe([c.lower() for c in cues])))
+
+    def match(self, texts: list[str]) -> list[dict[str, list[str]]]:
+        """Per text: label -> the distinct cue phrases found (as they appear in the text, lowercased)."""
+        out = []
+        for doc in self.nlp.pipe([t.lower() for t in texts], batch_size=256):
+            found: dict[str, list[str]] = {}
+            for match_id, start, end in self.matcher(doc):
+                label = self.nlp.vocab.strings[match_id]
+                phrase = doc[start:end].text
+                lst = found.setdefault(label, [])
+                if phrase not in lst:
+                    lst.append(phrase)
+            out.append(found)
+        return out
+
+    def features(self, matches: list[dict[str, list[str]]]) -> np.ndarray:
+        """log1p(number of distinct cues matched) per label: bounded, so one cue-heavy text cannot dominate."""
+        x = np.zeros((len(matches), len(self.labels)), dtype=np.float32)
+        for i, m in enumerate(matches):
+            for j, label in enumerate(self.labels):
+                if label in m:
+                    x[i, j] = np.log1p(len(m[label]))
+        return x

@@ -1,0 +1,178 @@
+"""The trained classifier as plain arrays: load/save without pickle, predict with numpy alone.
+
+Artifact folder: ``meta.json`` (classes, temperatures, calibration sets, metrics, provenance) and
+``weights.npz`` (linear heads, the neighbour bank), loaded with ``allow_pickle=False`` so a model
+file can never execute code. Inference needs no scikit-learn.
+
+Decision structure (hierarchical): a relevance head (in_taxonomy / other_aisec / not_relevant),
+then a type head over the nine types trained on in-taxonomy papers, and a role head. Titles-only
+inputs and title+abstract inputs get their own relevance and type heads ("title" / "full" views)
+because the two populations differ (curated lists vs the raw stream). Axes are never predicted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aisec_radar.errors import ClassifyError
+
+RELEVANCE = ("in_taxonomy", "other_aisec", "not_relevant")
+ROLES = ("attack", "defense", "evaluation", "analysis", "survey")
+VIEWS = ("title", "full")
+SECONDARY_MIN = 0.35  # a further type is assigned when its conditional probability reaches this
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class LinearHead:
+    """Multinomial logistic regression with a temperature (calibration): p = softmax((xW + b) / T)."""
+
+    classes: tuple[str, ...]
+    W: np.ndarray  # (n_features, n_classes)
+    b: np.ndarray  # (n_classes,)
+    temperature: float = 1.0
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.W + self.b
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(x) / self.temperature)
+
+
+@dataclass
+class ClassifierModel:
+    model_version: str
+    taxonomy_version: str
+    encoder_key: str
+    types: tuple[str, ...]
+    cue_labels: tuple[str, ...]
+    cue_scale: float
+    heads: dict[str, LinearHead]  # relevance_title, relevance_full, type_title, type_full, role
+    calibration: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    # calibration[view][label] = [[confidence, correct], ...] out-of-fold, for per-class thresholds
+    neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # vecs (float16), ids, titles, labels
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ---------- features ----------
+    def features(self, emb: np.ndarray, cue_feats: np.ndarray) -> np.ndarray:
+        return np.hstack([emb.astype(np.float32), cue_feats.astype(np.float32) * self.cue_scale])
+
+    def head(self, name: str, view: str) -> LinearHead:
+        return self.heads.get(f"{name}_{view}") or self.heads[f"{name}_full"]
+
+    def predict_proba(self, x: np.ndarray, has_abstract: np.ndarray) -> dict[str, np.ndarray]:
+        """Calibrated probabilities: relevance (n,3), type given in-taxonomy (n,9), role (n,5)."""
+        n = x.shape[0]
+        rel = np.zeros((n, len(RELEVANCE)), dtype=np.float64)
+        typ = np.zeros((n, len(self.types)), dtype=np.float64)
+        for view, mask in (("full", has_abstract), ("title", ~has_abstract)):
+            if mask.any():
+                rel[mask] = self.head("relevance", view).proba(x[mask])
+                typ[mask] = self.head("type", view).proba(x[mask])
+        role = self.heads["role"].proba(x) if "role" in self.heads else np.zeros((n, len(ROLES)))
+        return {"relevance": rel, "type": typ, "role": role}
+
+    # ---------- decisions ----------
+    def decide(self, probs: dict[str, np.ndarray], i: int) -> tuple[str, list[str], float, dict[str, float]]:
+        """(relevance, assigned types, confidence, type_scores) for row i.
+
+        type_scores are joint probabilities P(in_taxonomy) * P(type | in_taxonomy), so they read as
+        "probability this paper is of this type". Confidence is that of the stored label.
+        """
+        rel_p = probs["relevance"][i]
+        typ_p = probs["type"][i]
+        r = int(np.argmax(rel_p))
+        relevance = RELEVANCE[r]
+        scores = {t: float(rel_p[0] * typ_p[j]) for j, t in enumerate(self.types)}
+        if relevance != "in_taxonomy":
+            return relevance, [], float(rel_p[r]), scores
+        order = np.argsort(-typ_p)
+        labels = [self.types[order[0]]] + [self.types[j] for j in order[1:3] if typ_p[j] >= SECONDARY_MIN]
+        return relevance, labels, float(rel_p[0] * typ_p[order[0]]), scores
+
+    def top_label(self, relevance: str, labels: list[str]) -> str:
+        return labels[0] if relevance == "in_taxonomy" and labels else relevance
+
+    def thresholds(self, target_precision: float, view: str) -> dict[str, float]:
+        """Per stored label: the lowest confidence at which out-of-fold precision reaches the target."""
+        out = {}
+        for label, pairs in self.calibration.get(view, {}).items():
+            out[label] = choose_threshold(np.asarray(pairs, dtype=np.float64).reshape(-1, 2), target_precision)
+        return out
+
+    # ---------- io ----------
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        heads_meta = {}
+        for name, h in self.heads.items():
+            arrays[f"{name}.W"] = h.W.astype(np.float32)
+            arrays[f"{name}.b"] = h.b.astype(np.float32)
+            heads_meta[name] = {"classes": list(h.classes), "temperature": float(h.temperature)}
+        for k, v in self.neighbours.items():
+            arrays[f"nb.{k}"] = v
+        np.savez_compressed(folder / "weights.npz", **arrays)
+        meta = dict(self.meta)
+        meta.update({"format": 1, "model_version": self.model_version, "taxonomy_version": self.taxonomy_version,
+                     "encoder_key": self.encoder_key, "types": list(self.types), "cue_labels": list(self.cue_labels),
+                     "cue_scale": self.cue_scale, "heads": heads_meta, "calibration": self.calibration})
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ClassifierModel:
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            with np.load(folder / "weights.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ClassifyError(f"cannot load classifier artifact from {folder}: {exc}") from exc
+        heads = {}
+        for name, hm in meta["heads"].items():
+            heads[name] = LinearHead(classes=tuple(hm["classes"]), W=arrays[f"{name}.W"], b=arrays[f"{name}.b"],
+                                     temperature=float(hm["temperature"]))
+        nb = {k[3:]: v for k, v in arrays.items() if k.startswith("nb.")}
+        known = {"heads", "calibration", "types", "cue_labels", "cue_scale", "model_version", "taxonomy_version",
+                 "encoder_key"}
+        return cls(model_version=meta["model_version"], taxonomy_version=meta["taxonomy_version"],
+                   encoder_key=meta["encoder_key"], types=tuple(meta["types"]),
+                   cue_labels=tuple(meta["cue_labels"]), cue_scale=float(meta["cue_scale"]), heads=heads,
+                   calibration=meta.get("calibration", {}), neighbours=nb,
+                   meta={k: v for k, v in meta.items() if k not in known})
+
+
+def choose_threshold(pairs: np.ndarray, target: float, min_support: int = 3) -> float:
+    """Lowest confidence t such that predictions with confidence >= t were right at least `target`
+    of the time (out of fold), with a +0.5/+1 shrink so a class seen a handful of times is not
+    trusted on luck. 1.01 (never auto) when no such t exists."""
+    if pairs.size == 0:
+        return 1.01
+    order = np.argsort(-pairs[:, 0], kind="stable")
+    conf = pairs[order, 0]
+    correct = np.cumsum(pairs[order, 1])
+    n = np.arange(1, len(conf) + 1)
+    prec = (correct + 0.5) / (n + 1.0)
+    # a threshold can only sit between distinct confidences: evaluate at the end of each tie group
+    boundary = np.append(conf[1:] < conf[:-1], True)
+    ok = np.where((prec >= target) & (n >= min_support) & boundary)[0]
+    if ok.size == 0:
+        return 1.01
+    # accept down to the last rank where the running precision still meets the target
+    return float(conf[ok[-1]])
+
+
+def shipped_model_dir() -> Path:
+    return Path(str(resources.files("aisec_radar.classify").joinpath("model")))

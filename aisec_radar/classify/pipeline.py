@@ -1,0 +1,116 @@
+"""classify_pending: new and stale papers -> cached or fresh embeddings -> Predictions in the store.
+
+The connection is never held while encoding: one read up front (papers to do, cached vectors,
+curator labels for neighbours), then per chunk encode -> predict -> one short write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from aisec_radar.classify.encoder import encode_texts, encoder_model_key, paper_text
+from aisec_radar.classify.predict import NeighbourBank, Predictor, load_model
+from aisec_radar.errors import ClassifyError
+from aisec_radar.store import connect, transaction
+from aisec_radar.store.embeddings import get_embeddings, put_embeddings
+from aisec_radar.store.predictions import (
+    labelled_papers,
+    papers_to_classify,
+    promoted_model,
+    register_model,
+    save_predictions,
+)
+from aisec_radar.taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    from aisec_radar.config import Settings
+
+log = logging.getLogger(__name__)
+CHUNK = 512  # papers per encode -> write round: big enough to batch well, small enough to show progress
+
+
+def active_model(settings: Settings):  # noqa: ANN201 - ClassifierModel
+    """The model classify would use now (setting, else the store's promoted model, else shipped)."""
+    promoted_path = None
+    from pathlib import Path
+
+    if not settings.classifier_path and Path(settings.db_path).exists():
+        with connect(settings.db_path, read_only=True, timeout=settings.lock_timeout) as con:
+            pm = promoted_model(con)
+        if pm and pm[1].get("path") and Path(pm[1]["path"]).exists():
+            promoted_path = pm[1]["path"]
+    return load_model(settings, promoted_path)
+
+
+def classify_pending(settings: Settings, all_papers: bool = False, progress: bool = True) -> dict[str, int]:
+    """Classify papers without a current prediction (or with a stale one); all of them with all_papers.
+
+    Returns counts: papers, classified, auto, needs_review, in_taxonomy, other_aisec, not_relevant,
+    encoded (texts sent to the encoder) and cached (vectors taken from the embedding cache).
+    """
+    taxonomy = load_taxonomy(settings.taxonomy_path or None)
+    model = active_model(settings)
+    key = encoder_model_key(settings)
+    if model.encoder_key.split("@")[0] != key.split("@")[0]:
+        raise ClassifyError(f"classifier {model.model_version} was trained on encoder {model.encoder_key}, "
+                            f"but settings select {key}; retrain with `aisec-radar train` or change model_path")
+    with connect(settings.db_path, read_only=False, timeout=settings.lock_timeout) as con:
+        todo = papers_to_classify(con, model.model_version, taxonomy.version, all_papers)
+        cached = get_embeddings(con, key, [t[3] for t in todo])
+        labelled = labelled_papers(con)
+        lab_vecs = get_embeddings(con, key, [t[3] for t in labelled])
+        register_model(con, model.model_version, model.taxonomy_version,
+                       {"source": "classify", "encoder_key": model.encoder_key,
+                        **model.meta.get("metrics_summary", {})}, promoted=False)
+    counts = {"papers": len(todo), "classified": 0, "auto": 0, "needs_review": 0, "in_taxonomy": 0,
+              "other_aisec": 0, "not_relevant": 0, "encoded": 0, "cached": 0}
+    bank = None
+    have = [t for t in labelled if t[3] in lab_vecs]
+    if have:
+        bank = NeighbourBank(np.stack([lab_vecs[t[3]] for t in have]), [t[0] for t in have], [t[1] for t in have],
+                             [t[4][0] for t in have], "curator")
+    predictor = Predictor(model, taxonomy, settings.target_precision, bank)
+    if not todo:
+        return counts
+    # Encode the uncached ones in length order (less padding), keep cached ones as they are.
+    order = sorted(range(len(todo)), key=lambda i: (todo[i][3] in cached, len(todo[i][1]) + len(todo[i][2])))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="classifying", unit="paper")
+    for start in range(0, len(order), CHUNK):
+        chunk = [todo[i] for i in order[start:start + CHUNK]]
+        missing = [t for t in chunk if t[3] not in cached]
+        new_vecs: dict[str, np.ndarray] = {}
+        if missing:
+            texts = list(dict.fromkeys(paper_text(t[1], t[2]) for t in missing))
+            hashes_by_text: dict[str, str] = {}
+            for t in missing:
+                hashes_by_text.setdefault(paper_text(t[1], t[2]), t[3])
+            vecs = encode_texts(settings, texts)
+            for text, v in zip(texts, vecs, strict=False):
+                new_vecs[hashes_by_text[text]] = v
+            for t in missing:  # two papers with identical text share one vector
+                new_vecs.setdefault(t[3], new_vecs[hashes_by_text[paper_text(t[1], t[2])]])
+            counts["encoded"] += len(texts)
+        counts["cached"] += len(chunk) - len(missing)
+        emb = np.stack([cached[t[3]] if t[3] in cached else new_vecs[t[3]] for t in chunk])
+        preds = predictor.predict(chunk, emb)
+        with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
+            put_embeddings(con, key, new_vecs)
+            save_predictions(con, preds)
+        cached.update(new_vecs)
+        for p in preds:
+            counts["classified"] += 1
+            counts[p.status] += 1
+            counts[p.relevance] += 1
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    log.info("classified %d papers (%d encoded, %d cached)", counts["classified"], counts["encoded"], counts["cached"])
+    return counts

@@ -1,0 +1,161 @@
+"""From embeddings to Predictions: heads, abstain band, review priority, modality, explanations.
+
+The axis of a prediction is not stored: ``prediction_axes`` derives it from the taxonomy's axis
+map at read time, so switching the axis map (or a taxonomy version that remaps types) never needs
+re-encoding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from aisec_radar.classify.model import RELEVANCE, ROLES, ClassifierModel, shipped_model_dir
+from aisec_radar.errors import ClassifyError
+from aisec_radar.records import Prediction
+
+if TYPE_CHECKING:
+    from aisec_radar.classify.cues import CueMatcher
+    from aisec_radar.config import Settings
+    from aisec_radar.taxonomy.loader import Taxonomy
+
+_MODALITY = {
+    "multimodal": re.compile(r"multi-?modal|vision-language|text-to-(image|video|audio)|\b(vlm|mllm|lvlm)s?\b|"
+                             r"image-text|visual question|t2i\b"),
+    "vision": re.compile(r"\bimage|vision|visual|video|face recognition|\bfaces?\b|object detection|\bcnns?\b|"
+                         r"diffusion model|photo|pixel|segmentation"),
+    "language": re.compile(r"\bllms?\b|language model|\btext|\bnlp\b|chatbot|\bgpt|prompt|\btokens?\b|"
+                           r"natural language|sentence|\bbert\b"),
+    "audio": re.compile(r"speech|audio|voice|\basr\b|music|speaker|acoustic"),
+    "graph": re.compile(r"\bgraph|\bgnns?\b|node classification"),
+    "tabular": re.compile(r"tabular|structured records|\btables?\b"),
+}
+
+
+def guess_modality(text: str) -> str:
+    """Modality from wording (no labelled data exists for it): the most-mentioned family, vision and
+    language together -> multimodal."""
+    low = text.lower()
+    hits = {m: len(rx.findall(low)) for m, rx in _MODALITY.items()}
+    if hits["multimodal"] or (hits["vision"] and hits["language"] and min(hits["vision"], hits["language"]) >= 2):
+        return "multimodal"
+    hits.pop("multimodal")
+    best = max(hits, key=lambda m: hits[m])
+    return best if hits[best] else "other"
+
+
+def prediction_axes(pred: Prediction, taxonomy: Taxonomy, axis_map: str | None = None) -> list[str]:
+    """Axes of a prediction's types under an axis map (derived, never predicted)."""
+    if pred.relevance != "in_taxonomy":
+        return []
+    mp = taxonomy.axis_map(axis_map)
+    return sorted({mp[t] for t in pred.labels if t in mp})
+
+
+@dataclass
+class NeighbourBank:
+    vecs: np.ndarray  # (n, d) float32, normalised
+    ids: list[str]
+    titles: list[str]
+    labels: list[str]
+    source: str  # curator | training
+
+
+def load_model(settings: Settings, promoted_path: str | None = None) -> ClassifierModel:
+    """The model classify uses: settings.classifier_path, else the store's promoted model, else the shipped one."""
+    for cand in (settings.classifier_path, promoted_path):
+        if cand:
+            if not (Path(cand) / "meta.json").exists():
+                raise ClassifyError(f"classifier artifact {cand} has no meta.json")
+            return ClassifierModel.load(cand)
+    d = shipped_model_dir()
+    if not (d / "meta.json").exists():
+        raise ClassifyError("no classifier model is shipped in this installation; run `aisec-radar train`")
+    return ClassifierModel.load(d)
+
+
+class Predictor:
+    """Turns encoded papers into Predictions under one model, taxonomy and target precision."""
+
+    def __init__(self, model: ClassifierModel, taxonomy: Taxonomy, target_precision: float,
+                 curator_bank: NeighbourBank | None = None) -> None:
+        from aisec_radar.classify.cues import CueMatcher
+
+        self.model = model
+        self.taxonomy = taxonomy
+        self.cues: CueMatcher = CueMatcher(taxonomy)
+        if tuple(self.cues.labels) != tuple(model.cue_labels):
+            raise ClassifyError(f"model {model.model_version} was trained with cue labels {model.cue_labels}; "
+                                f"taxonomy {taxonomy.version} has {tuple(self.cues.labels)}: retrain")
+        unknown = [t for t in model.types if t not in taxonomy.type_ids]
+        if unknown:
+            raise ClassifyError(f"model {model.model_version} predicts types unknown to taxonomy "
+                                f"{taxonomy.version}: {', '.join(unknown)}; retrain with `aisec-radar train`")
+        self.thresholds = {v: model.thresholds(target_precision, v) for v in ("title", "full")}
+        self.curator_bank = curator_bank if curator_bank and len(curator_bank.ids) else None
+        nb = model.neighbours
+        self.training_bank = None
+        if "vecs" in nb and len(nb["vecs"]):
+            self.training_bank = NeighbourBank(nb["vecs"].astype(np.float32), [str(x) for x in nb["ids"]],
+                                               [str(x) for x in nb["titles"]], [str(x) for x in nb["labels"]],
+                                               "training")
+
+    def probabilities(self, emb: np.ndarray, texts: list[str], has_abstract: np.ndarray
+                      ) -> tuple[dict[str, np.ndarray], list[dict[str, list[str]]]]:
+        matches = self.cues.match(texts)
+        x = self.model.features(emb, self.cues.features(matches))
+        return self.model.predict_proba(x, has_abstract), matches
+
+    def _neighbours(self, vec: np.ndarray, k: int = 3, exclude: str | None = None) -> list[dict]:
+        bank = self.curator_bank if self.curator_bank is not None and len(self.curator_bank.ids) >= k \
+            else self.training_bank
+        if bank is None:
+            return []
+        sims = bank.vecs @ vec
+        out = []
+        for j in np.argsort(-sims)[: k + 1]:
+            if exclude is not None and bank.ids[j] == exclude:
+                continue
+            out.append({"arxiv_id": bank.ids[j] or None, "title": bank.titles[j], "label": bank.labels[j],
+                        "similarity": round(float(sims[j]), 3), "source": bank.source})
+            if len(out) == k:
+                break
+        return out
+
+    def predict(self, items: list[tuple[str, str, str, str]], emb: np.ndarray) -> list[Prediction]:
+        """items: (arxiv_id, title, abstract, content_hash); emb rows in the same order."""
+        from aisec_radar.classify.encoder import paper_text
+
+        texts = [paper_text(t, a) for _, t, a, _ in items]
+        has_abs = np.array([bool((a or "").strip()) for _, _, a, _ in items])
+        probs, matches = self.probabilities(emb, texts, has_abs)
+        preds = []
+        for i, (aid, _title, _abs, chash) in enumerate(items):
+            relevance, labels, conf, scores = self.model.decide(probs, i)
+            stored = self.model.top_label(relevance, labels)
+            view = "full" if has_abs[i] else "title"
+            thr = self.thresholds[view].get(stored, 1.01)
+            status = "auto" if conf >= thr else "needs_review"
+            rel_p = probs["relevance"][i]
+            # value: a paper that may be in the taxonomy matters most to the survey, other_aisec less
+            value = 0.2 + rel_p[0] + 0.4 * rel_p[1]
+            priority = 0.0 if status == "auto" else round(float((1.0 - conf) * value), 4)
+            role = None
+            if relevance != "not_relevant" and "role" in self.model.heads:
+                role = ROLES[int(np.argmax(probs["role"][i]))]
+            modality = guess_modality(texts[i]) if relevance != "not_relevant" else None
+            shown = labels if relevance == "in_taxonomy" else [relevance]
+            cues = {lab: matches[i].get(lab, []) for lab in shown}
+            expl = {"cues": cues, "neighbours": self._neighbours(emb[i], exclude=aid),
+                    "relevance": {r: round(float(p), 4) for r, p in zip(RELEVANCE, rel_p, strict=False)},
+                    "threshold": round(float(thr), 4), "view": view}
+            preds.append(Prediction(arxiv_id=aid, model_version=self.model.model_version,
+                                    taxonomy_version=self.taxonomy.version, relevance=relevance,
+                                    type_scores={k: round(v, 5) for k, v in scores.items()}, labels=labels,
+                                    role=role, modality=modality, confidence=round(conf, 5), status=status,
+                                    review_priority=priority, explanation=expl, content_hash=chash))
+        return preds

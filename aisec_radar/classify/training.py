@@ -1,0 +1,227 @@
+"""Fitting the heads, cross-validation, temperature calibration and the calibration sets.
+
+Everything here works on an ``ExampleSet``: examples plus, per example, the embedding and cue
+features of its title alone ("title" view) and of title + abstract ("full" view; the title again
+when there is no abstract). Papers with an abstract are trained in both views, so titles-only
+inputs (curated lists) and stream papers with abstracts each get a head that has seen their kind.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aisec_radar.classify.data import Example
+from aisec_radar.classify.model import RELEVANCE, ROLES, VIEWS, ClassifierModel, LinearHead, softmax
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "C_relevance": 4.0,
+    "C_type": 4.0,
+    "C_role": 1.0,
+    "cue_scale": 1.0,
+    "pool_weight": 0.3,  # pseudo-negatives from the corpus: ~9% of them are in fact relevant
+    "cross_view_weight": 0.5,  # rows of the other view in a view's head
+    "title_only_in_full": True,  # titles-only examples also train the full-view heads
+    "relevance_class_weight": {"in_taxonomy": 1.0, "other_aisec": 1.0, "not_relevant": 1.0},
+    "seed": 13,
+}
+
+
+@dataclass
+class ExampleSet:
+    examples: list[Example]
+    emb: dict[str, np.ndarray]  # view -> (n, d)
+    cues: dict[str, np.ndarray]  # view -> (n, k)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def subset(self, idx: np.ndarray) -> ExampleSet:
+        return ExampleSet([self.examples[i] for i in idx], {v: e[idx] for v, e in self.emb.items()},
+                          {v: c[idx] for v, c in self.cues.items()}, self.meta)
+
+    def features(self, view: str, cue_scale: float) -> np.ndarray:
+        return np.hstack([self.emb[view], self.cues[view] * cue_scale]).astype(np.float32)
+
+
+def relevance_of(label: str) -> str:
+    return label if label in ("other_aisec", "not_relevant") else "in_taxonomy"
+
+
+def fit_lr(X: np.ndarray, y: list[str], w: np.ndarray, classes: tuple[str, ...], C: float, seed: int) -> LinearHead:
+    """Multinomial logistic regression as a LinearHead; classes missing from y get a very low bias."""
+    from sklearn.linear_model import LogisticRegression
+
+    present = sorted(set(y), key=classes.index)
+    W = np.zeros((X.shape[1], len(classes)), dtype=np.float32)
+    b = np.full(len(classes), -30.0, dtype=np.float32)
+    if len(present) == 1:
+        b[classes.index(present[0])] = 0.0
+        return LinearHead(classes, W, b)
+    lr = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lr.fit(X, y, sample_weight=w)
+    coef, inter = lr.coef_, lr.intercept_
+    if len(lr.classes_) == 2:  # sklearn stores one row for two classes
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        inter = np.array([-inter[0] / 2, inter[0] / 2])
+    for k, cls in enumerate(lr.classes_):
+        j = classes.index(cls)
+        W[:, j] = coef[k]
+        b[j] = inter[k]
+    return LinearHead(classes, W, b)
+
+
+def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
+    """The temperature minimising out-of-fold log loss (grid + refinement); 1.0 without data."""
+    if len(y_idx) < 10:
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = softmax(logits / t)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-12, 1.0))))
+
+    grid = np.exp(np.linspace(np.log(0.25), np.log(4.0), 41))
+    best = min(grid, key=nll)
+    fine = best * np.exp(np.linspace(-0.08, 0.08, 17))
+    return float(min(fine, key=nll))
+
+
+def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float,
+          keep: Any) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """Feature rows for a head of `view`: own-view rows, plus the other view of papers with an
+    abstract at cross_view_weight. Titles-only examples enter the full view only if configured."""
+    Xs, idx, ws = [], [], []
+    for v in VIEWS:
+        own = v == view
+        rows = []
+        for i, e in enumerate(es.examples):
+            if not keep(e):
+                continue
+            if own and (v == "title" or e.has_abstract or cfg["title_only_in_full"]):
+                rows.append(i)
+            elif not own and e.has_abstract and cfg["cross_view_weight"] > 0:
+                rows.append(i)
+        if not rows:
+            continue
+        factor = 1.0 if own else cfg["cross_view_weight"]
+        Xs.append(es.features(v, cue_scale)[rows])
+        idx.extend(rows)
+        ws.append(np.array([es.examples[i].weight * factor for i in rows], dtype=np.float32))
+    if not Xs:
+        return np.zeros((0, 0), np.float32), [], np.zeros(0, np.float32)
+    return np.vstack(Xs), idx, np.concatenate(ws)
+
+
+def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> dict[str, LinearHead]:
+    cs = cfg["cue_scale"]
+    heads: dict[str, LinearHead] = {}
+    rcw = cfg["relevance_class_weight"]
+    for view in VIEWS:
+        X, idx, w = _rows(es, view, cfg, cs, lambda e: True)
+        y = [relevance_of(es.examples[i].label) for i in idx]
+        w = w * np.array([rcw.get(lab, 1.0) for lab in y], dtype=np.float32)
+        heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"])
+        X, idx, w = _rows(es, view, cfg, cs, lambda e: e.label in types)
+        y = [es.examples[i].label for i in idx]
+        # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
+        counts = {t: y.count(t) for t in set(y)}
+        cw = np.array([len(y) / (len(counts) * counts[lab]) for lab in y], dtype=np.float32) ** 0.5
+        heads[f"type_{view}"] = fit_lr(X, y, w * cw, types, cfg["C_type"], cfg["seed"])
+    X, idx, w = _rows(es, "full", cfg, cs, lambda e: e.label != "not_relevant" and e.role in ROLES)
+    y = [es.examples[i].role for i in idx]
+    if idx:
+        heads["role"] = fit_lr(X, y, w, ROLES, cfg["C_role"], cfg["seed"])
+    return heads
+
+
+def stratified_folds(labels: list[str], k: int, seed: int) -> np.ndarray:
+    """Fold number per example, stratified by label (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    folds = np.zeros(len(labels), dtype=np.int32)
+    by: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        by.setdefault(lab, []).append(i)
+    offset = 0
+    for lab in sorted(by):
+        idx = np.array(by[lab])
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            folds[i] = (j + offset) % k
+        offset += len(idx)
+    return folds
+
+
+@dataclass
+class OOF:
+    """Out-of-fold raw logits per view for the evaluated examples (others NaN)."""
+
+    rel_logits: dict[str, np.ndarray]
+    type_logits: dict[str, np.ndarray]
+    role_logits: np.ndarray
+    evaluated: np.ndarray  # bool per example
+
+
+def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], k: int = 5,
+                   evaluate: Any = None) -> OOF:
+    """k-fold CV over examples selected by `evaluate` (default: all but pool/taxonomy); those
+    never evaluated (pool, taxonomy) are in every training fold."""
+    if evaluate is None:
+        evaluate = lambda e: e.source not in ("pool", "taxonomy")  # noqa: E731
+    ev = np.array([bool(evaluate(e)) for e in es.examples])
+    n = len(es.examples)
+    labels = [e.label for e in es.examples]
+    folds = stratified_folds(labels, k, cfg["seed"])
+    folds[~ev] = -1
+    rel = {v: np.full((n, len(RELEVANCE)), np.nan) for v in VIEWS}
+    typ = {v: np.full((n, len(types)), np.nan) for v in VIEWS}
+    role = np.full((n, len(ROLES)), np.nan)
+    cs = cfg["cue_scale"]
+    for f in range(k):
+        test = np.where(folds == f)[0]
+        train = np.where(folds != f)[0]
+        if len(test) == 0:
+            continue
+        heads = fit_heads(es.subset(train), types, cfg)
+        for v in VIEWS:
+            X = es.features(v, cs)[test]
+            rel[v][test] = heads[f"relevance_{v}"].logits(X)
+            typ[v][test] = heads[f"type_{v}"].logits(X)
+        if "role" in heads:
+            role[test] = heads["role"].logits(es.features("full", cs)[test])
+    return OOF(rel, typ, role, ev)
+
+
+def calibrate(heads: dict[str, LinearHead], es: ExampleSet, oof: OOF, types: tuple[str, ...]) -> None:
+    """Set each head's temperature from out-of-fold logits of the examples of its own view."""
+    for v in VIEWS:
+        m = oof.evaluated & np.array([v == "title" or e.has_abstract for e in es.examples])
+        y = np.array([RELEVANCE.index(relevance_of(e.label)) for e in es.examples])
+        heads[f"relevance_{v}"].temperature = fit_temperature(oof.rel_logits[v][m], y[m])
+        mt = m & np.array([e.label in types for e in es.examples])
+        yt = np.array([types.index(e.label) if e.label in types else 0 for e in es.examples])
+        heads[f"type_{v}"].temperature = fit_temperature(oof.type_logits[v][mt], yt[mt])
+    if "role" in heads:
+        mr = oof.evaluated & np.array([e.role in ROLES and e.label != "not_relevant" for e in es.examples])
+        yr = np.array([ROLES.index(e.role) if e.role in ROLES else 0 for e in es.examples])
+        if mr.any():
+            heads["role"].temperature = fit_temperature(oof.role_logits[mr], yr[mr])
+
+
+def oof_probs(oof: OOF, heads: dict[str, LinearHead], view: str) -> dict[str, np.ndarray]:
+    """Calibrated out-of-fold probabilities in one view (using the final heads' temperatures)."""
+    return {"relevance": softmax(oof.rel_logits[view] / heads[f"relevance_{view}"].temperature),
+            "type": softmax(oof.type_logits[view] / heads[f"type_{view}"].temperature)}
+
+
+def stored_labels(model: ClassifierModel, probs: dict[str, np.ndarray],
+                  rows: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The label the classifier would store (top type or other_aisec/not_relevant) and its confidence."""
+    out, conf = [], np.zeros(len(rows))
+    for k, i in enumerate(rows):
+        relevance, labels, c, _ = model.decide(probs, int(i))
+        out.append(model.top_label(relevance, labels))
+        conf[k] = c
+    return out, conf

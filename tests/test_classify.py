@@ -1,0 +1,284 @@
+"""Classifier tests: small real training data through the real encoder, the store-backed pipeline
+(cache, staleness, axis maps), calibration, the abstain band and eval."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from aisec_radar.classify.data import Example, read_label_file
+from aisec_radar.classify.evaluate import score
+from aisec_radar.classify.model import RELEVANCE, ClassifierModel, LinearHead, choose_threshold, softmax
+from aisec_radar.classify.training import fit_temperature
+from aisec_radar.config import Settings
+from aisec_radar.errors import InputError
+from aisec_radar.records import Paper
+from aisec_radar.taxonomy import load_taxonomy
+from aisec_radar.taxonomy.loader import default_taxonomy_path
+
+TINY = [
+    ("Universal jailbreak prompts make aligned chatbots produce harmful content", "jailbreak"),
+    ("Multi-turn jailbreak attacks on large language models", "jailbreak"),
+    ("Defending LLMs against jailbreak prompts with a safety guardrail", "jailbreak"),
+    ("Jailbreaking vision-language models with adversarial images", "jailbreak"),
+    ("Red-teaming language models to elicit unsafe responses and jailbreaks", "jailbreak"),
+    ("Backdoor attacks via poisoned training data with hidden triggers", "poisoning"),
+    ("Clean-label data poisoning of image classifiers", "poisoning"),
+    ("Detecting backdoor triggers in trojaned neural networks", "poisoning"),
+    ("Poisoning retrieval-augmented generation knowledge bases", "poisoning"),
+    ("Membership inference attacks against machine learning models", "membership_inference"),
+    ("Detecting pretraining data of large language models with membership inference", "membership_inference"),
+    ("Likelihood ratio membership inference attacks from first principles", "membership_inference"),
+    ("Label-only membership inference on image classifiers", "membership_inference"),
+    ("Adversarial examples fool image classifiers: certified robustness", "other_aisec"),
+    ("Prompt injection attacks hijack LLM agents", "other_aisec"),
+    ("Machine unlearning for deep networks", "other_aisec"),
+    ("Certified robustness against adversarial perturbations via randomized smoothing", "other_aisec"),
+    ("Efficient transformers for long sequences", "not_relevant"),
+    ("Self-supervised contrastive learning of visual representations", "not_relevant"),
+    ("Graph neural networks for molecule property prediction", "not_relevant"),
+    ("Malware detection with gradient boosted trees", "not_relevant"),
+    ("Quantum key distribution over noisy channels", "not_relevant"),
+    ("Diffusion models for high-resolution image synthesis", "not_relevant"),
+    ("A fast solver for sparse linear systems on GPUs", "not_relevant"),
+]
+
+
+def _settings(tmp_path: Path, **kw) -> Settings:
+    return replace(Settings(), db_path=str(tmp_path / "t.duckdb"), **kw)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on the tiny set above with the real encoder (seconds)."""
+    from aisec_radar.classify.builder import build_model
+    from aisec_radar.classify.encoder import encode_texts, paper_text
+
+    tmp = tmp_path_factory.mktemp("tinymodel")
+    s = _settings(tmp)
+    examples = [Example(id=f"t{i}", title=t, abstract="", label=lab, role="attack" if lab != "not_relevant" else None,
+                        source="file") for i, (t, lab) in enumerate(TINY)]
+    vecs = encode_texts(s, [paper_text(e.title) for e in examples])
+    model = build_model(s, examples, {"title": vecs, "full": vecs}, {"C_relevance": 10.0, "C_type": 10.0}, k=3)
+    return model.save(tmp / "model")
+
+
+# ---------- unit: calibration, thresholds, scoring ----------
+
+def test_temperature_calibration_is_monotone_and_fixes_overconfidence() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    logits = rng.normal(size=(400, 3))
+    logits[np.arange(400), y] += 1.0
+    t = fit_temperature(logits * 6.0, y)  # overconfident logits need a temperature > 1
+    assert t > 2.0
+    head = LinearHead(("a", "b", "c"), np.eye(3, dtype=np.float32), np.zeros(3, np.float32), temperature=t)
+    margins = np.linspace(-5, 5, 50)
+    x = np.stack([margins, np.zeros(50), np.zeros(50)], axis=1).astype(np.float32)
+    p = head.proba(x)[:, 0]
+    assert np.all(np.diff(p) > 0)  # calibrated probability rises with the raw score
+    assert np.allclose(softmax(x).sum(axis=1), 1.0)
+
+
+def test_choose_threshold_reaches_target_precision() -> None:
+    conf = np.linspace(0.99, 0.01, 100)
+    correct = (conf > 0.4).astype(float)  # right above 0.4, wrong below
+    thr = choose_threshold(np.stack([conf, correct], axis=1), 0.9)
+    accepted = correct[conf >= thr]
+    assert accepted.mean() >= 0.9
+    assert 0.3 < thr < 0.6
+    assert choose_threshold(np.zeros((0, 2)), 0.9) > 1.0
+    assert choose_threshold(np.array([[0.9, 0.0], [0.8, 0.0]]), 0.9) > 1.0  # never right: never auto
+
+
+def test_score_on_known_answers() -> None:
+    types = ("jailbreak", "poisoning")
+    truth = ["jailbreak", "jailbreak", "poisoning", "not_relevant", "other_aisec"]
+    pred = ["jailbreak", "poisoning", "poisoning", "not_relevant", "jailbreak"]
+    auto = [True, False, True, True, False]
+    rep = score(truth, pred, auto, types)
+    assert set(rep) == {"n", "macro_f1", "accuracy", "per_class", "confusion", "relevance", "review_share",
+                        "auto_precision"}
+    assert rep["n"] == 5 and rep["accuracy"] == 0.6
+    assert rep["per_class"]["jailbreak"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert rep["per_class"]["poisoning"]["precision"] == 0.5 and rep["per_class"]["poisoning"]["recall"] == 1.0
+    assert rep["confusion"]["jailbreak"] == {"jailbreak": 1, "poisoning": 1}
+    # relevant = one of the types: 3 true relevant, 4 predicted relevant, 3 both
+    assert rep["relevance"] == {"precision": 0.75, "recall": 1.0, "f1": 0.8571}
+    assert rep["review_share"] == 0.4 and rep["auto_precision"] == 1.0
+    assert rep["macro_f1"] == round((0.5 + 2 / 3 + 0.0 + 1.0) / 4, 4)
+
+
+def test_wrong_label_name_names_the_line(tmp_path: Path) -> None:
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"title": "A jailbreak", "attack": "jailbreak"}\n\n{"title": "x", "attack": "jailbrake"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:3: unknown label 'jailbrake'"):
+        read_label_file(f, load_taxonomy(), need_text=True)
+    f.write_text('{"title": "A jailbreak"}\n')
+    with pytest.raises(InputError, match=r":1: missing 'attack'"):
+        read_label_file(f, load_taxonomy(), need_text=True)
+
+
+def test_eval_wrong_label_fails_before_encoding(tmp_path: Path) -> None:
+    from aisec_radar.classify import evaluate_file
+
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"title": "x", "attack": "not_relevant"}\n{"title": "y", "attack": "backdoor"}\n')
+    with pytest.raises(InputError, match=":2:"):
+        evaluate_file(_settings(tmp_path), f)
+
+
+def _routing_model(calibration: dict) -> ClassifierModel:
+    """A 2-d toy model: feature 0 pushes towards jailbreak, feature 1 towards not_relevant."""
+    tax = load_taxonomy()
+    types = tax.type_ids
+    d = 2 + len(types) + 1  # embedding 2-d + cue features
+    Wr = np.zeros((d, 3), np.float32)
+    Wr[0, 0], Wr[1, 2] = 4.0, 4.0
+    Wt = np.zeros((d, len(types)), np.float32)
+    Wt[0, types.index("jailbreak")] = 6.0
+    heads = {}
+    for v in ("title", "full"):
+        heads[f"relevance_{v}"] = LinearHead(RELEVANCE, Wr, np.zeros(3, np.float32))
+        heads[f"type_{v}"] = LinearHead(types, Wt, np.zeros(len(types), np.float32))
+    return ClassifierModel("toy", tax.version, "all-MiniLM-L6-v2@torch", types,
+                           tuple(types) + ("other_aisec",), 0.0, heads, calibration=calibration)
+
+
+def test_abstain_band_routes_unsure_predictions_to_review() -> None:
+    from aisec_radar.classify.predict import Predictor
+
+    pairs_jb = [[0.95, 1.0]] * 20 + [[0.5, 0.0]] * 20  # right when confident, wrong when not
+    pairs_nr = [[0.9, 1.0]] * 30
+    model = _routing_model({"full": {"jailbreak": pairs_jb, "not_relevant": pairs_nr}, "title": {}})
+    pred = Predictor(model, load_taxonomy(), target_precision=0.9)
+    assert 0.9 <= pred.thresholds["full"]["jailbreak"] <= 0.95
+    emb = np.array([[3.0, 0.0], [0.25, 0.0], [0.0, 3.0], [0.0, 0.0]], np.float32)
+    items = [(f"p{i}", "A title", "An abstract.", f"h{i}") for i in range(4)]
+    out = pred.predict(items, emb)
+    assert out[0].labels == ["jailbreak"] and out[0].status == "auto" and out[0].review_priority == 0.0
+    assert out[1].status == "needs_review" and out[1].review_priority > 0
+    assert out[2].relevance == "not_relevant" and out[2].status == "auto"
+    assert out[3].status == "needs_review"
+    # the unsure possibly-relevant paper outranks the unsure irrelevant-looking one
+    assert out[1].review_priority > 0
+    # titles-only inputs use the title view, which has no calibration: nothing is auto-accepted
+    out_t = pred.predict([("t", "A title", "", "h")], emb[:1])
+    assert out_t[0].status == "needs_review"
+    # a stricter target sends more to review
+    strict = Predictor(model, load_taxonomy(), target_precision=0.999)
+    assert strict.predict(items[:1], emb[:1])[0].status == "needs_review"
+
+
+# ---------- real encoder ----------
+
+@pytest.mark.slow
+def test_train_and_predict_on_small_data(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from aisec_radar.classify.encoder import encode_texts
+    from aisec_radar.classify.predict import Predictor
+
+    model = ClassifierModel.load(tiny_model_dir)
+    assert model.model_version.startswith("m")
+    raw = (tiny_model_dir / "weights.npz").read_bytes()
+    assert b"pickle" not in raw[:200]
+    s = _settings(tmp_path)
+    texts = ["New jailbreak prompts bypass the safety alignment of chat models",
+             "Membership inference attack on language models",
+             "A faster transformer architecture for long documents"]
+    emb = encode_texts(s, texts)
+    assert emb.shape == (3, 384) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    preds = Predictor(model, load_taxonomy(), 0.9).predict([(f"x{i}", t, "", "") for i, t in enumerate(texts)], emb)
+    assert preds[0].labels[:1] == ["jailbreak"]
+    assert preds[1].labels[:1] == ["membership_inference"]
+    assert preds[2].relevance == "not_relevant" and preds[2].labels == []
+    assert "jailbreak" in preds[0].explanation["cues"]["jailbreak"]
+    assert len(preds[0].explanation["neighbours"]) == 3
+    assert preds[0].explanation["neighbours"][0]["label"] == "jailbreak"
+    assert abs(sum(preds[0].type_scores.values()) - preds[0].explanation["relevance"]["in_taxonomy"]) < 1e-3
+
+
+def _papers() -> list[Paper]:
+    return [
+        Paper("2601.00001", "Jailbreaking aligned LLMs with adversarial suffixes",
+              "We craft jailbreak prompts that make chat models produce harmful content despite safety training."),
+        Paper("2601.00002", "Membership inference against fine-tuned language models",
+              "We decide whether a document was in the training data of a model using a likelihood ratio attack."),
+        Paper("2601.00003", "Sparse attention for long-context transformers",
+              "We propose an efficient attention mechanism for long documents."),
+        Paper("2601.00004", "Backdoor triggers in poisoned instruction data", ""),
+    ]
+
+
+@pytest.mark.slow
+def test_classify_cache_staleness_and_axis_map_switch(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from aisec_radar.classify import classify_pending, encoder_model_key
+    from aisec_radar.classify.predict import prediction_axes
+    from aisec_radar.store import connect, transaction
+    from aisec_radar.store.embeddings import count_embeddings
+    from aisec_radar.store.papers import upsert_papers
+    from aisec_radar.store.predictions import current_predictions
+
+    s = _settings(tmp_path, classifier_path=str(tiny_model_dir))
+    with transaction(s.db_path) as con:
+        upsert_papers(con, _papers())
+    c1 = classify_pending(s, progress=False)
+    assert c1["classified"] == 4 and c1["encoded"] == 4 and c1["cached"] == 0
+    assert c1["auto"] + c1["needs_review"] == 4
+    c2 = classify_pending(s, progress=False)
+    assert c2["classified"] == 0 and c2["encoded"] == 0  # second run encodes nothing
+    c3 = classify_pending(s, all_papers=True, progress=False)
+    assert c3["classified"] == 4 and c3["encoded"] == 0 and c3["cached"] == 4
+    with connect(s.db_path, read_only=True) as con:
+        assert count_embeddings(con, encoder_model_key(s)) == 4
+        preds = current_predictions(con)
+    jb = preds["2601.00001"]
+    assert jb.relevance == "in_taxonomy" and jb.labels[0] == "jailbreak"
+    tax = load_taxonomy()
+    assert prediction_axes(jb, tax, "arxiv_v1") == ["DM"] and prediction_axes(jb, tax, "openreview") == ["DD"]
+
+    # a changed abstract makes that paper stale: only it is re-encoded
+    changed = _papers()[2]
+    changed.abstract = "A new abstract about efficient attention."
+    with transaction(s.db_path) as con:
+        upsert_papers(con, [changed])
+    c4 = classify_pending(s, progress=False)
+    assert c4["classified"] == 1 and c4["encoded"] == 1
+
+    # a new taxonomy version that moves jailbreak to another axis: new predictions, no re-encoding
+    data = yaml.safe_load(default_taxonomy_path().read_text())
+    data["version"] = "2026.1-test"
+    data["axis_maps"]["arxiv_v1"]["map"]["jailbreak"] = "DD"
+    tax_file = tmp_path / "tax.yaml"
+    tax_file.write_text(yaml.safe_dump(data))
+    s2 = replace(s, taxonomy_path=str(tax_file))
+    c5 = classify_pending(s2, progress=False)
+    assert c5["classified"] == 4 and c5["encoded"] == 0 and c5["cached"] == 4
+    with connect(s.db_path, read_only=True) as con:
+        preds2 = current_predictions(con)
+    assert preds2["2601.00001"].taxonomy_version == "2026.1-test"
+    assert prediction_axes(preds2["2601.00001"], load_taxonomy(tax_file), "arxiv_v1") == ["DD"]
+
+
+@pytest.mark.slow
+def test_evaluate_file_on_tiny_labelled_file(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from aisec_radar.classify import evaluate_file
+
+    f = tmp_path / "eval.jsonl"
+    rows = [{"title": "Jailbreak prompts against chat models", "attack": "jailbreak"},
+            {"title": "Membership inference attacks on machine learning models", "abstract": "",
+             "attack": "membership_inference"},
+            {"title": "Self-supervised learning of image representations", "attack": "not_relevant"}]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    s = _settings(tmp_path, classifier_path=str(tiny_model_dir))
+    rep = evaluate_file(s, f)
+    assert rep["n"] == 3
+    assert rep["accuracy"] == 1.0 and rep["macro_f1"] == 1.0
+    assert rep["relevance"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert set(rep["per_class"]) == {"jailbreak", "membership_inference", "not_relevant"}
+    assert 0.0 <= rep["review_share"] <= 1.0
+    assert not Path(s.db_path).exists()  # eval needs no database
