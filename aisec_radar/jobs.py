@@ -145,10 +145,11 @@ class NightlyReport:
         crawl = c.get("crawl", {})
         parts = [f"new papers {c.get('new_papers', 0)}"]
         if crawl:
-            parts.append("crawl " + ", ".join(f"{k} {v}" for k, v in crawl.items() if isinstance(v, int)))
+            parts.append("crawl " + ", ".join(f"{k} {v}" for k, v in crawl.items()
+                                              if isinstance(v, int) and (v or k == "new")))
         if "classify" in c:
             parts.append("classify " + ", ".join(f"{k} {v}" for k, v in c["classify"].items()
-                                                 if isinstance(v, int | float)))
+                                                 if isinstance(v, int | float) and (v or k == "classified")))
         if "train" in c:
             parts.append(f"retrain {c['train'].get('status')}")
         if self.digest_path:
@@ -287,7 +288,7 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
         report.error = str(exc) or exc.__class__.__name__
         if code == EXIT_ERROR:
             report.error += "\n" + traceback.format_exc(limit=8)
-        log.error("nightly stage %s failed: %s", stage, exc)
+        log.info("nightly stage %s failed: %s", stage, exc)  # the CLI prints the one error line
 
     def timed(stage: str, fn: Any, *args: Any) -> Any:
         t0 = time.monotonic()

@@ -13,6 +13,9 @@ _EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, te
 
 
 def _report(report: NightlyReport) -> None:
+    if report.failed_stage == "crawl" and (report.error or "").startswith("arXiv cannot be reached"):
+        click.echo(f"error: {report.error}", err=True)  # no network: one clear line, nothing else
+        return
     click.echo(report.summary())
     if not report.ok:
         click.echo(f"error: {report.failed_stage}: {report.error}", err=True)
