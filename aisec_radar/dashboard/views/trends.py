@@ -1,0 +1,5 @@
+"""Streamlit page script: see aisec_radar/dashboard/trends.py."""
+
+from aisec_radar.dashboard import trends
+
+trends.render()
