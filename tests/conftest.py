@@ -46,3 +46,37 @@ def db_path(tmp_path: Path) -> Path:
     p = tmp_path / "test.duckdb"
     init_db(p)
     return p
+
+
+# --- crawler: a small committed corpus and the local arXiv stand-in (no ../shared needed) ---------
+CRAWLER_FIXTURES = REPO / "tests" / "fixtures" / "crawler"
+
+
+@pytest.fixture(scope="session")
+def corpus_slice_path() -> Path:
+    """145 papers in the shared corpus's JSONL format: cs.CR / cs.LG (cross-lists included) plus 10
+    papers of other categories (ids 2607.9xxxx) that a harvest must leave out."""
+    return CRAWLER_FIXTURES / "corpus_slice.jsonl"
+
+
+@pytest.fixture
+def standin(corpus_slice_path: Path):
+    """A local arXiv over real HTTP serving corpus_slice_path, 25 records per OAI page.
+
+    Yields the base URL (a str): OAI-PMH at ``standin + "/oai"``, the API at ``standin + "/api/query"``;
+    ``standin.server.stats`` counts requests. For faults or another corpus use
+    ``aisec_radar.crawler.standin.run_standin`` directly.
+    """
+    from aisec_radar.crawler.standin import run_standin
+
+    with run_standin(corpus_slice_path, page_size=25) as base:
+        yield base
+
+
+@pytest.fixture
+def standin_settings(standin, db_path: Path):
+    """Settings pointed at the stand-in and a fresh database, with delays off."""
+    from aisec_radar.config import Settings
+
+    return Settings(db_path=str(db_path), oai_base_url=standin + "/oai", api_base_url=standin + "/api/query",
+                    crawl_delay=0.0, crawl_retries=3)
