@@ -51,7 +51,8 @@ class DiscoveryParams:
 
     window_months: int = 6  # sliding window of paper dates ending at ``until``
     min_cluster_size: int = 8  # HDBSCAN: smallest group worth a curator's look
-    min_samples: int | None = None  # HDBSCAN density; None = min(min_cluster_size, 5)
+    min_samples: int | None = None  # HDBSCAN density; None = min(min_cluster_size, 3)
+    min_membership: float = 0.8  # HDBSCAN membership strength a paper needs to count as a core member
     fit_threshold: float = 0.5  # in-taxonomy papers whose best type score is below this enter the pool
     pca_dims: int = 32
     max_cluster_share: float = 0.5  # a "cluster" holding more than this share of the pool is not a topic
@@ -142,14 +143,22 @@ def cluster_vectors(x: np.ndarray, params: DiscoveryParams) -> np.ndarray:
     dims = min(params.pca_dims, x.shape[1], n - 1)
     z = PCA(n_components=dims, random_state=0, svd_solver="full" if n < 5000 else "randomized").fit_transform(x)
     z = _normalise(z)
-    min_samples = params.min_samples or min(params.min_cluster_size, 5)
-    labels = HDBSCAN(min_cluster_size=params.min_cluster_size, min_samples=min_samples,
-                     cluster_selection_method="eom", copy=True).fit_predict(z)
+    min_samples = params.min_samples or min(params.min_cluster_size, 3)
+    model = HDBSCAN(min_cluster_size=params.min_cluster_size, min_samples=min_samples,
+                    cluster_selection_method="eom", copy=True).fit(z)
+    labels = model.labels_
     # A 'cluster' holding most of the pool is the pool itself, not a topic: re-cluster it with leaf selection.
     big = [c for c in set(labels) - {-1} if (labels == c).sum() > params.max_cluster_share * n]
     if big:
-        labels = HDBSCAN(min_cluster_size=params.min_cluster_size, min_samples=min_samples,
-                         cluster_selection_method="leaf", copy=True).fit_predict(z)
+        model = HDBSCAN(min_cluster_size=params.min_cluster_size, min_samples=min_samples,
+                        cluster_selection_method="leaf", copy=True).fit(z)
+        labels = model.labels_
+    # Keep the core: on small pools HDBSCAN lets unrelated papers ride along at the cluster's edge,
+    # with low membership strength. A cluster whose core is too small is dropped.
+    labels = np.where(model.probabilities_ >= params.min_membership, labels, -1)
+    for c in set(labels.tolist()) - {-1}:
+        if (labels == c).sum() < max(3, params.min_cluster_size // 2):
+            labels[labels == c] = -1
     return labels
 
 
