@@ -17,7 +17,7 @@ def streamlit_command(app: Path, host: str, port: int, config_file: str | None) 
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.headless", "true", "--server.address", host, "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--server.runOnSave", "false"]
+           "--server.runOnSave", "false", "--client.toolbarMode", "minimal"]
     if config_file:
         cmd += ["--", f"--config={Path(config_file).resolve()}"]
     return cmd

@@ -11,29 +11,27 @@ from aisec_radar.dashboard import common
 GROUP_LABEL = {"axis": "axis", "type": "attack type"}
 
 
-def _growth(df, totals, key: str):
-    """Last period vs the one before, per group: papers, change and share of all crawled papers."""
+def _growth(df, totals, key: str, period: str):
+    """Latest period vs the calendar period before it, per group: papers, change, share of crawled papers."""
     import pandas as pd
 
-    periods = sorted(totals["period"].unique())
-    if len(periods) < 2:
+    if totals.empty:
         return None, None, None
-    last, prev = periods[-1], periods[-2]
-    pivot = df.pivot_table(index=key, columns="period", values="papers", aggfunc="sum", fill_value=0)
-    cur = pivot[last] if last in pivot.columns else pd.Series(0, index=pivot.index)
-    before = pivot[prev] if prev in pivot.columns else pd.Series(0, index=pivot.index)
-    total_last = int(totals.loc[totals["period"] == last, "papers"].sum())
-    out = pd.DataFrame({
-        key: pivot.index,
-        "papers (latest)": cur.astype(int).values,
-        "papers (previous)": before.astype(int).values,
-    })
-    out["change"] = [
-        (f"{(c - b) / b:+.0%}" if b else ("new" if c else "—")) for c, b in zip(cur.values, before.values, strict=True)
-    ]
-    out["share of crawled (latest)"] = [f"{c / total_last:.2%}" if total_last else "—" for c in cur.values]
-    out = out.sort_values("papers (latest)", ascending=False)
-    return out, pd.Timestamp(last), pd.Timestamp(prev)
+    last = pd.Timestamp(totals["period"].max())
+    prev = last - (pd.DateOffset(months=1) if period == "month" else pd.Timedelta(days=7))
+    when = pd.to_datetime(df["period"])
+    cur = df[when == last].groupby(key)["papers"].sum()
+    before = df[when == prev].groupby(key)["papers"].sum()
+    groups = sorted(set(df[key]))
+    total_last = int(totals.loc[pd.to_datetime(totals["period"]) == last, "papers"].sum())
+    rows = []
+    for g in groups:
+        c, b = int(cur.get(g, 0)), int(before.get(g, 0))
+        rows.append({key: g, "papers (latest)": c, "papers (previous)": b,
+                     "change": f"{(c - b) / b:+.0%}" if b else ("new" if c else "—"),
+                     "share of crawled (latest)": f"{c / total_last:.2%}" if total_last else "—"})
+    out = pd.DataFrame(rows).sort_values("papers (latest)", ascending=False)
+    return out, last, prev
 
 
 def render() -> None:
@@ -94,7 +92,7 @@ def render() -> None:
     )
     st.altair_chart(chart, width="stretch")
 
-    growth, last, prev = _growth(df, totals, "group")
+    growth, last, prev = _growth(df, totals, "group", period)
     if growth is not None:
         st.subheader("Growth against the previous period")
         st.caption(f"Latest {period} {last:%Y-%m-%d} vs {prev:%Y-%m-%d}; the latest period may still be filling.")

@@ -1,0 +1,142 @@
+"""The dashboard in a real browser: `aisec-radar dashboard` on a free port, headless Chromium
+(Debian's /usr/bin/chromium through Playwright, never a downloaded browser), Trends -> Papers ->
+Review, with screenshots.
+
+Screenshots go to artifacts/screenshots/ (ignored); set AISEC_RADAR_SCREENSHOTS=docs/screenshots to
+refresh the ones the curator guide shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from dashboard_data import CURATOR_SECRET, HOSTILE_ID, build_filled_db
+
+from aisec_radar.dashboard.auth import hash_secret
+from aisec_radar.store import connect, init_db
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"dashboard exited early with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("dashboard did not become ready")
+
+
+@pytest.fixture
+def server(tmp_path, corpus_records):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    pytest.importorskip("playwright.sync_api")
+    db = tmp_path / "browser.duckdb"
+    init_db(db)
+    build_filled_db(db, corpus_records, n=800)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AISEC_RADAR_")}
+    env["AISEC_RADAR_CURATOR_SECRET_HASH"] = hash_secret(CURATOR_SECRET)
+    aisec = shutil.which("aisec-radar", path=str(Path(sys.executable).parent)) or "aisec-radar"
+    proc = subprocess.Popen([aisec, "dashboard", "--db", str(db), "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc)
+        yield url, db
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _shots_dir() -> Path:
+    d = Path(os.environ.get("AISEC_RADAR_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
+    if not d.is_absolute():
+        d = REPO / d
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def test_trends_papers_review_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db = server
+    shots = _shots_dir()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            alerts: list[str] = []
+            page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+
+            # Trends: title, metrics and a drawn chart
+            page.goto(url)
+            expect(page.get_by_role("heading", name="Trends")).to_be_visible()
+            expect(page.get_by_text("Papers matching the filters")).to_be_visible()
+            page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "trends.png"))
+
+            # Papers: search the hostile title; it shows as text and runs no script
+            page.get_by_role("link", name="Papers").click()
+            expect(page.get_by_role("heading", name="Papers", exact=True)).to_be_visible()
+            box = page.get_by_label("Words in title or abstract")
+            box.fill("pwned")
+            box.press("Enter")
+            title = page.get_by_role("heading").filter(has_text="<script>alert('pwned')</script> **Bold**")
+            expect(title).to_be_visible()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "papers.png"))
+            assert alerts == []
+            assert page.locator("script:has-text('pwned')").count() == 0
+
+            # Review: sign in, accept the first paper; the label is in the store
+            page.get_by_role("link", name="Review").click()
+            expect(page.get_by_role("heading", name="Review")).to_be_visible()
+            page.get_by_label("Your name (stored with every label)").fill("carol")
+            page.get_by_label("Curator secret").fill(CURATOR_SECRET)
+            page.get_by_role("button", name="Sign in").click()
+            accept = page.get_by_role("button", name="Accept the classifier's label")
+            expect(accept).to_be_visible()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "review.png"))
+            accept.click()
+            expect(page.get_by_text(f"Accepted {HOSTILE_ID}")).to_be_visible()
+            assert alerts == []
+        finally:
+            browser.close()
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT arxiv_id, curator, source FROM labels WHERE source = 'dashboard'").fetchall()
+    assert rows == [(HOSTILE_ID, "carol", "dashboard")]
+    for name in ("trends.png", "papers.png", "review.png"):
+        assert (shots / name).stat().st_size > 10_000
