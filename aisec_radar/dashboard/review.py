@@ -120,6 +120,11 @@ def _show_item(item: dict[str, Any], tax: Taxonomy) -> None:
                 f"{(item['review_priority'] or 0):.2f}")
     st.markdown(md_escape(item["abstract"]))
     predicted = item["labels"] if item["relevance"] == "in_taxonomy" else [item["relevance"]]
+    suggestion = (item["explanation"] or {}).get("suggestion")
+    if suggestion:
+        st.info("Review suggestion (" + md_escape(str(suggestion.get("reason"))) + " " + md_escape(
+            str(suggestion.get("ref"))) + "): choose among " + md_escape(", ".join(suggestion.get("options") or []))
+            + (" · " + md_escape(str(suggestion["note"])) if suggestion.get("note") else ""))
     st.markdown("**Classifier says:** " + md_escape(", ".join(common.type_name(tax, t) for t in predicted))
                 + (f" · role {md_escape(item['role'])}" if item["role"] else "")
                 + (f" · modality {md_escape(item['modality'])}" if item["modality"] else "")

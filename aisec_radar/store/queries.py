@@ -287,9 +287,14 @@ def _json(value: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------- review
 
+# A needs_review paper waits for a curator until one labels it. A review suggestion (a prediction row
+# with model_version 'suggestion:...', written by the topic/taxonomy-version tools) asks again about a
+# labelled paper, so it waits until a label newer than the suggestion exists. Re-predictions of
+# labelled papers by a retrained classifier do not re-queue them.
 _QUEUE = (
     "FROM current_predictions cp JOIN papers p USING (arxiv_id) "
-    "WHERE cp.status = 'needs_review' AND cp.arxiv_id NOT IN (SELECT arxiv_id FROM labels)"
+    "WHERE cp.status = 'needs_review' AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.arxiv_id = cp.arxiv_id "
+    "AND (NOT starts_with(cp.model_version, 'suggestion:') OR l.created_at >= cp.created_at))"
 )
 
 
