@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,8 +73,53 @@ def _is_busy(exc: Exception) -> bool:
     return isinstance(exc, DatabaseLocked) or "different configuration" in str(exc)
 
 
+_LOCAL = threading.local()  # the page run's read connection (Streamlit runs each script in one thread)
+
+
+@contextmanager
+def page_connection() -> Iterator[None]:
+    """Share one read-only connection among the queries of one page run, closed when the run ends.
+
+    Opening a DuckDB file costs tens of milliseconds and starts with a cold buffer cache, so a page of
+    eight queries on eight connections pays that eight times. The connection never outlives the
+    script run (st.stop and st.rerun end it too), so the nightly writer waits at most one page run.
+    """
+    _LOCAL.holder = {"cm": None, "con": None, "path": None}
+    try:
+        yield
+    finally:
+        _close_page_connection()
+        _LOCAL.holder = None
+
+
+def _close_page_connection() -> None:
+    holder = getattr(_LOCAL, "holder", None)
+    if holder and holder["cm"] is not None:
+        cm, holder["cm"], holder["con"] = holder["cm"], None, None
+        cm.__exit__(None, None, None)
+
+
+def release_reads() -> None:
+    """Close the page's read connection now (before code that opens its own write connection)."""
+    _close_page_connection()
+
+
+def run_page(render: Callable[[], None]) -> None:
+    """What each page script calls: the page's render() inside one shared read connection."""
+    with page_connection():
+        render()
+
+
 def _run(path: str, timeout: float, name: str, args: tuple, kwargs: dict) -> Any:
     fn: Callable = getattr(queries, name)
+    holder = getattr(_LOCAL, "holder", None)
+    if holder is not None:
+        if holder["con"] is None or holder["path"] != path:
+            _close_page_connection()
+            cm = connect(path, read_only=True, timeout=timeout)
+            holder["con"] = cm.__enter__()
+            holder["cm"], holder["path"] = cm, path
+        return fn(holder["con"], *args, **kwargs)
     with connect(path, read_only=True, timeout=timeout) as con:
         return fn(con, *args, **kwargs)
 
@@ -133,6 +180,7 @@ def write(s: Settings, fn: Callable[[Any], Any]) -> Any:
     Raises DatabaseLocked when the file stayed busy for ``lock_timeout``; the caller keeps what the
     curator entered so nothing is lost.
     """
+    _close_page_connection()  # a read-only handle in this process would block our own write
     deadline = time.monotonic() + s.lock_timeout
     while True:
         try:

@@ -19,6 +19,7 @@ def _topics(s) -> None:
             return
         st.warning(f"Topic candidates are unavailable: {exc}")
         return
+    common.release_reads()  # the panel opens its own connections and may write (curator actions)
     try:
         topics_panel.render(s)
     except common.DashboardStop:

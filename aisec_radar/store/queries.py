@@ -225,10 +225,12 @@ def semantic_search(
 ):
     """Papers whose stored embedding is nearest (cosine) to ``vector``, computed inside DuckDB."""
     where, params = _where(f)
+    # Score each stored vector once (texts shared by several papers are scored once), then join.
     return con.execute(
-        f"SELECT {_LIST_COLS}, list_cosine_similarity(emb.vector, ?::FLOAT[]) AS similarity {_BASE} "
-        "JOIN embeddings emb ON emb.content_hash = p.content_hash AND emb.model = ? "
-        f"WHERE {where} ORDER BY similarity DESC NULLS LAST, p.arxiv_id LIMIT ?",
+        "WITH sim AS (SELECT content_hash, list_cosine_similarity(vector, ?::FLOAT[]) AS similarity "
+        "FROM embeddings WHERE model = ?) "
+        f"SELECT {_LIST_COLS}, sim.similarity {_BASE} JOIN sim ON sim.content_hash = p.content_hash "
+        f"WHERE {where} ORDER BY sim.similarity DESC NULLS LAST, p.arxiv_id LIMIT ?",
         [list(map(float, vector)), model, *params, limit],
     ).df()
 

@@ -1,5 +1,6 @@
 """Streamlit page script: see aisec_radar/dashboard/papers.py."""
 
 from aisec_radar.dashboard import papers
+from aisec_radar.dashboard.common import run_page
 
-papers.render()
+run_page(papers.render)

@@ -1,5 +1,6 @@
 """Streamlit page script: see aisec_radar/dashboard/taxonomy_page.py."""
 
 from aisec_radar.dashboard import taxonomy_page
+from aisec_radar.dashboard.common import run_page
 
-taxonomy_page.render()
+run_page(taxonomy_page.render)

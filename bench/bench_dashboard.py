@@ -1,0 +1,171 @@
+"""Server-side time per dashboard page on a 100k-paper store (goal: <= 1 s a page, <= 300 ms a filter change).
+
+What is timed, on a DuckDB file of N papers (default 100,000) built from the 32k corpus (copies get
+shifted ids and dates, the text is reused), with synthetic predictions for every paper, a curator
+label on ~2%, and one 384-d vector per distinct text:
+
+- ``dashboard_page_<page>_s``: one Streamlit AppTest run of the page script, cold (the page's
+  query cache is empty), median of ``--repeat`` runs, each in a fresh AppTest. This is the whole
+  server side: settings, taxonomy, queries on short read-only connections, DataFrame and chart
+  building. It does not include the browser drawing the result.
+- ``dashboard_filter_change_<page>_s``: one rerun after changing a sidebar filter (provenance
+  "curated only", a new cache key, so the queries really run), median over the repeats.
+- ``dashboard_semantic_query_s``: the semantic search query inside DuckDB (cosine over every stored
+  vector joined to the filtered papers), given an already-encoded query vector.
+
+The store is cached under data/bench/ (git ignores data/); ``--rebuild`` makes it again.
+
+    python bench/bench_dashboard.py [--papers 100000] [--corpus PATH] [--repeat 3] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PAGES = ["trends", "papers", "review", "taxonomy_page", "runs"]
+PAGE_GOAL = "<= 1 s"
+FILTER_GOAL = "<= 0.3 s"
+
+
+def _emit(name: str, value: float, unit: str, goal: str | None = None, **extra: object) -> None:
+    print(json.dumps({"name": name, "value": value, "unit": unit, "goal": goal, **extra}), flush=True)
+
+
+def build(db: Path, corpus: Path, n: int) -> dict:
+    from datetime import date
+
+    from aisec_radar.records import Paper
+    from aisec_radar.store import dashboard_bench as b
+    from aisec_radar.store import init_db, transaction
+    from aisec_radar.store.runs import finish_run, start_run
+    from aisec_radar.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    t0 = time.perf_counter()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for p in (db, db.with_name(db.name + ".wal")):
+        p.unlink(missing_ok=True)
+    init_db(db)
+    papers = []
+    with gzip.open(corpus, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            d = lambda v: date.fromisoformat(v[:10]) if v else None  # noqa: E731
+            papers.append(Paper(arxiv_id=r["id"], title=r["title"], abstract=r.get("abstract") or "",
+                                authors=r.get("authors") or [], categories=r.get("categories") or [],
+                                primary_category=r.get("primary_category"), published=d(r.get("published")),
+                                updated=d(r.get("updated")), version=r.get("version")))
+    with transaction(db) as con:
+        b.bulk_insert_papers(con, papers, ["cs.CR", "cs.LG"])
+        b.replicate_papers(con, n)
+        b.synthetic_predictions(con, "bench-model", tax.version, list(tax.type_ids), list(tax.roles),
+                                list(tax.modalities))
+        b.synthetic_labels(con, 50, tax.version)
+        b.synthetic_embeddings(con, "all-MiniLM-L6-v2@torch", 384)
+        for status in ("ok", "ok", "failed"):
+            rid = start_run(con, "nightly")
+            finish_run(con, rid, status, {"new": 100}, error="bench" if status == "failed" else None)
+        counts = b.table_counts(con)
+    counts["build_s"] = round(time.perf_counter() - t0, 1)
+    return counts
+
+
+def _apptest(page: str, timeout: float = 300):
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(REPO / "aisec_radar" / "dashboard" / "views" / f"{page}.py"),
+                             default_timeout=timeout)
+
+
+def time_pages(repeat: int) -> None:
+    import streamlit as st
+
+    for page in PAGES:  # warm the process (imports, first touch of the file), as a running server is
+        _apptest(page).run()
+    for page in PAGES:
+        cold, change = [], []
+        for _ in range(repeat):
+            st.cache_data.clear()
+            at = _apptest(page)
+            t = time.perf_counter()
+            at.run()
+            cold.append(time.perf_counter() - t)
+            if at.exception:
+                raise SystemExit(f"page {page} raised: {at.exception[0].value}")
+            if page in ("trends", "papers"):
+                sel = at.sidebar.selectbox(key="f_provenance")
+                sel.set_value("curated" if sel.value != "curated" else "all")
+                t = time.perf_counter()
+                at.run()
+                change.append(time.perf_counter() - t)
+                at.sidebar.selectbox(key="f_provenance").set_value("all")
+        _emit(f"dashboard_page_{page}_s", round(statistics.median(cold), 3), "s", PAGE_GOAL, runs=repeat)
+        if change:
+            _emit(f"dashboard_filter_change_{page}_s", round(statistics.median(change), 3), "s", FILTER_GOAL,
+                  runs=repeat)
+
+
+def time_semantic(db: Path, repeat: int) -> None:
+    import random
+
+    from aisec_radar.store import connect, queries
+
+    vec = [random.random() - 0.5 for _ in range(384)]
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        with connect(db, read_only=True) as con:
+            df = queries.semantic_search(con, queries.Filters(), vec, "all-MiniLM-L6-v2@torch", limit=200)
+        times.append(time.perf_counter() - t)
+    assert len(df) == 200
+    _emit("dashboard_semantic_query_s", round(statistics.median(times), 3), "s", "<= 1 s", runs=repeat)
+
+
+def _papers_in(db: Path) -> int:
+    """Papers in a complete earlier build (0 when missing or half-built: the build is one transaction)."""
+    if not db.exists():
+        return 0
+    from aisec_radar.store import connect, queries
+
+    with connect(db, read_only=True) as con:
+        return queries.overview(con)["papers"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--papers", type=int, default=100_000)
+    ap.add_argument("--corpus", default=os.environ.get("AISEC_RADAR_CORPUS", str(REPO.parent / "shared" / "arxiv"
+                                                                                    / "corpus.jsonl.gz")))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--db", default=None, help="store to use/build (default data/bench/dashboard_<N>.duckdb)")
+    args = ap.parse_args()
+    corpus = Path(args.corpus)
+    db = Path(args.db) if args.db else REPO / "data" / "bench" / f"dashboard_{args.papers}.duckdb"
+    if args.rebuild or _papers_in(db) < args.papers:
+        if not corpus.exists():
+            print(json.dumps({"name": "dashboard_page_trends_s", "skipped": f"corpus {corpus} not found"}))
+            return
+        counts = build(db, corpus, args.papers)
+        _emit("dashboard_bench_store_build_s", counts["build_s"], "s", None,
+              **{k: v for k, v in counts.items() if k != "build_s"})
+    os.environ["AISEC_RADAR_DB_PATH"] = str(db)
+    os.environ.pop("AISEC_RADAR_CURATOR_SECRET_HASH", None)
+    _emit("dashboard_bench_store_mb", round(db.stat().st_size / 2**20, 1), "MiB", None, papers=args.papers)
+    time_pages(args.repeat)
+    time_semantic(db, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
