@@ -405,4 +405,6 @@ def run_demo(settings: Settings, corpus: str | Path, days: int = DEMO_DAYS, sinc
     log.info("demo window %s .. %s", since, until or "corpus end")
     with run_standin(corpus, host, since=since, until=until) as base:
         demo_settings = replace(with_base_url(settings, base), crawl_delay=0.0)
-        return run_nightly(demo_settings, progress=progress)
+        # the demo's digests go beside its database, not among the real ones
+        digests = Path(settings.db_path).parent / "demo-digests"
+        return run_nightly(demo_settings, digest_dir=digests, progress=progress)
