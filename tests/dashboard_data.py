@@ -61,12 +61,13 @@ def synthetic_prediction(p: Paper, rng: random.Random, type_ids: list[str], role
 
 
 def build_filled_db(path: Path, records: list[dict[str, Any]], n: int = 2000, seed: int = 7) -> dict[str, Any]:
-    """n corpus papers + a hostile one, synthetic predictions, some curator labels, runs, citations."""
+    """n corpus papers (spread over the corpus) + a hostile one, synthetic predictions, some curator labels, runs, citations."""
     from aisec_radar.store.survey import Citation, store_citations
 
     tax = load_taxonomy()
     rng = random.Random(seed)
-    papers = [paper_from_record(r) for r in records[:n]]
+    step = max(1, len(records) // n)  # a stride sample spans the corpus's months, as a real store does
+    papers = [paper_from_record(r) for r in records[::step][:n]]
     hostile = Paper(arxiv_id=HOSTILE_ID, title=HOSTILE_TITLE, abstract="<img src=x onerror=alert(1)> *abstract*",
                     authors=["<b>Mallory</b>"], categories=["cs.CR"], primary_category="cs.CR",
                     published=date(2026, 9, 1), version=1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from aisec_radar.dashboard import common
@@ -54,8 +52,7 @@ def render() -> None:
                        format_func={"papers": "paper count", "share": "share of all crawled papers"}.get)
 
     amap = tax.axis_map(amap_name)
-    matching = common.read(s, "count_papers", f)
-    in_tax = common.read(s, "count_papers", replace(f, scope="taxonomy"))
+    matching, in_tax = common.read(s, "count_with_taxonomy", f, list(tax.type_ids))
     totals = common.read(s, "period_totals", f, period)
     m1, m2, m3 = st.columns(3)
     m1.metric("Papers matching the filters", f"{matching:,}")

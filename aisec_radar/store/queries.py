@@ -177,6 +177,15 @@ def period_totals(con: duckdb.DuckDBPyConnection, f: Filters, period: str):
     ).df()
 
 
+def count_with_taxonomy(con: duckdb.DuckDBPyConnection, f: Filters, type_ids: list[str]) -> tuple[int, int]:
+    """(papers matching the filters, of them carrying a taxonomy type) in one pass over the view."""
+    where, params = _where(f)
+    row = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE list_has_any(e.types, ?::VARCHAR[])) {_BASE} WHERE {where}",
+        [list(type_ids), *params]).fetchall()[0]
+    return int(row[0]), int(row[1])
+
+
 def count_papers(con: duckdb.DuckDBPyConnection, f: Filters, keyword: str = "") -> int:
     where, params = _where(f)
     kw, kw_params = _keyword(keyword)
