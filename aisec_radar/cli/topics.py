@@ -43,7 +43,8 @@ def _fmt_growth(g: float | None) -> str:
 def topics_group(ctx: click.Context, since: str | None, show_all: bool, as_json: bool, db_path: str | None) -> None:
     """Emerging-topic candidates: AI-security papers no type explains, clustered and followed over runs.
 
-    Without a subcommand, lists the open candidates of the latest discovery run, biggest first.
+    Without a subcommand, lists the open candidates of the latest discovery run, biggest first
+    (with --since: the open candidates seen in any run since that date).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -54,7 +55,7 @@ def topics_group(ctx: click.Context, since: str | None, show_all: bool, as_json:
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         latest = st.latest_topic_run(con)
         rows = st.candidate_rows(con, since=_date(since, "--since"), statuses=None if show_all else ("open",))
-    if not show_all:
+    if not show_all and since is None:
         rows = [r for r in rows if r["last_run_id"] == latest]
     if as_json:
         echo_json(rows)
