@@ -330,3 +330,54 @@ def test_kill_9_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pat
         done = subprocess.run(_cli(killed, base), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert _snapshot(killed) == _snapshot(ref)
+
+
+# ------------------------------------------------------------------------------------------ stand-in
+
+
+def test_standin_speaks_oai_pmh_and_api_errors(standin: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    from aisec_radar.crawler.parsers import parse_atom_feed, parse_oai_page
+
+    def oai(query: str) -> str | None:
+        with urllib.request.urlopen(f"{standin}/oai?{query}") as resp:
+            return parse_oai_page(resp.read()).error_code
+
+    with urllib.request.urlopen(f"{standin}/oai?verb=Identify") as resp:
+        assert b"<earliestDatestamp>2005-09-16</earliestDatestamp>" in resp.read()
+    assert oai("verb=ListRecords&metadataPrefix=arXivRaw&set=cs:cs:CR&until=2001-01-01") == "noRecordsMatch"
+    assert oai("verb=ListRecords&metadataPrefix=oai_marc") == "cannotDisseminateFormat"
+    assert oai("verb=ListRecords&metadataPrefix=arXiv&from=yesterday") == "badArgument"
+    assert oai("verb=ListRecords&resumptionToken=garbage") == "badResumptionToken"
+    assert oai("verb=GetRecord&metadataPrefix=arXiv&identifier=oai:arXiv.org:0000.00000") == "idDoesNotExist"
+    assert oai("verb=Dance") == "badVerb"
+    with urllib.request.urlopen(f"{standin}/oai?verb=ListSets") as resp:
+        assert b"<setSpec>cs:cs:CR</setSpec>" in resp.read()
+    for query, message in (("id_list=abc", "incorrect id format for abc"),
+                           ("search_query=cat:cs.CR&max_results=30001", "max_results")):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{standin}/api/query?{query}")
+        assert info.value.code == 400
+        assert message in (parse_atom_feed(info.value.read()).error or "")
+
+
+def test_api_path_honours_retry_after_retries_bad_pages_and_names_the_operator(
+        tmp_path: Path, corpus_slice_path: Path) -> None:
+    ids = [r.arxiv_id for r in load_corpus(corpus_slice_path)][:3]
+    for faults in ({"fail_every": 2, "retry_after": 1}, {"truncate_every": 2}):
+        db = tmp_path / f"api{len(faults)}{list(faults)[0]}.duckdb"
+        with run_standin(corpus_slice_path, **faults) as base:
+            reports = [fetch_ids(_settings(base, db, contact="curators@example.org"), [i]) for i in ids]
+            assert base.server.stats.faults >= 1
+            agents = base.server.stats.user_agents
+        assert sum(r.counts["new"] for r in reports) == 3 and not any(r.missing for r in reports)
+        assert len(agents) == 1 and "mailto:curators@example.org" in next(iter(agents))
+    db = tmp_path / "ua.duckdb"
+    with run_standin(corpus_slice_path) as base:
+        harvest(_settings(base, db, contact="curators@example.org"), progress=False)
+        agents = base.server.stats.user_agents
+    assert len(agents) == 1
+    agent = agents.pop()
+    assert agent.startswith("aisec-radar/") and "mailto:curators@example.org" in agent

@@ -100,6 +100,7 @@ class Stats:
     api: int = 0
     faults: int = 0
     paths: list[str] = field(default_factory=list)
+    user_agents: set[str] = field(default_factory=set)
 
 
 def _rfc2822(d: date) -> str:
@@ -393,6 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
             srv.stats.requests += 1
             n = srv.stats.requests
             srv.stats.paths.append(self.path)
+            srv.stats.user_agents.add(self.headers.get("User-Agent", ""))
         f = srv.faults
         if f.slow:
             time.sleep(f.slow)
@@ -465,6 +467,10 @@ class _Handler(BaseHTTPRequestHandler):
         if verb == "ListMetadataFormats":
             fm = "".join(f"<metadataFormat><metadataPrefix>{p}</metadataPrefix></metadataFormat>\n" for p in FORMATS)
             return 200, (head + f"<ListMetadataFormats>\n{fm}</ListMetadataFormats>\n</OAI-PMH>\n").encode()
+        if verb == "ListSets":
+            specs = sorted({s for r in srv.corpus.records for s in r.sets})
+            rows = "".join(f"<set><setSpec>{escape(x)}</setSpec><setName>{escape(x)}</setName></set>\n" for x in specs)
+            return 200, (head + f"<ListSets>\n{rows}</ListSets>\n</OAI-PMH>\n").encode()
         if verb == "GetRecord":
             prefix = one.get("metadataPrefix")
             if prefix not in FORMATS:
