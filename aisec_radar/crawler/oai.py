@@ -314,6 +314,12 @@ def run_oai(settings: Settings, since: date | None, until: date | None, progress
                          prefix=prefix, advance=until is None, progress=Progress(progress, "oai"))
     try:
         _run_spider(state)
+    except AisecRadarError:
+        raise
+    except Exception as exc:  # scrapy failed to start or crashed outside our callbacks
+        log.exception("harvest crashed")
+        if state.error is None:
+            state.error = f"harvest could not run: {type(exc).__name__}: {exc}"
     finally:
         state.progress.close()
     report = CrawlReport(counts=_with_defaults(state.counts), source="oai")
@@ -323,9 +329,9 @@ def run_oai(settings: Settings, since: date | None, until: date | None, progress
         state.error = "harvest stopped before every set was complete (interrupted?)"
     if state.error is not None:
         report.error = state.error
-        if isinstance(state.exc, AisecRadarError) and not isinstance(state.exc, CrawlError):
-            raise state.exc
-        raise CrawlError(state.error)
+        err = state.exc if isinstance(state.exc, AisecRadarError) else CrawlError(state.error)
+        err.report = report  # type: ignore[attr-defined] - the run record keeps the partial counts
+        raise err
     return report
 
 
