@@ -63,7 +63,7 @@ def _load_source(con, corpus: Path) -> int:  # noqa: ANN001 - duckdb connection
 
 
 def build(out: Path, n: int, corpus: Path, embeddings: bool = True, seed: int = 7,
-          memory_limit: str = "4GB") -> dict[str, float]:
+          memory_limit: str = "4GB", aggregates: bool = True) -> dict[str, float]:
     """Create `out` with n papers (+ predictions, labels, citations, embeddings); return timings."""
     import duckdb
 
@@ -162,13 +162,14 @@ def build(out: Path, n: int, corpus: Path, embeddings: bool = True, seed: int = 
             _embeddings(con, n_src, seed)
             timings["embeddings_s"] = time.perf_counter() - t0
         con.execute("CHECKPOINT")
-        # Pre-aggregated monthly counts if this schema has them (migration 007).
-        try:
-            from aisec_radar.store import aggregates
-        except ImportError:
-            aggregates = None  # type: ignore[assignment]
-        if aggregates is not None:
-            aggregates.refresh_monthly_counts(con)
+        # What the nightly job does after classify: paper facts and the IVF layout (migration 007).
+        if aggregates:
+            from aisec_radar.store.aggregates import refresh_aggregates
+
+            con.execute("BEGIN TRANSACTION")
+            refresh_aggregates(con)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
             timings["aggregates_s"] = time.perf_counter() - t0
     finally:
         con.close()
@@ -210,6 +211,7 @@ def main() -> None:
                                                        str(SHARED / "arxiv" / "corpus.jsonl.gz")))
     ap.add_argument("--force", action="store_true", help="replace an existing file")
     ap.add_argument("--no-embeddings", action="store_true")
+    ap.add_argument("--no-aggregates", action="store_true", help="skip refresh_aggregates (time the live views)")
     ap.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit for the build")
     args = ap.parse_args()
     out = Path(args.out or REPO / "data" / f"scale-{args.papers}.duckdb")
@@ -221,7 +223,8 @@ def main() -> None:
             sys.exit(f"scale: {out} exists; pass --force to rebuild it")
         out.unlink()
         Path(str(out) + ".wal").unlink(missing_ok=True)
-    timings = build(out, args.papers, corpus, embeddings=not args.no_embeddings, memory_limit=args.memory_limit)
+    timings = build(out, args.papers, corpus, embeddings=not args.no_embeddings, memory_limit=args.memory_limit,
+                    aggregates=not args.no_aggregates)
     tag = f"scale.{args.papers}"
     emit(f"{tag}.build_time", round(timings["total_s"], 1), "s", **{k: round(v, 1) for k, v in timings.items()})
     emit(f"{tag}.file_size", round(out.stat().st_size / 2**20, 1), "MiB", path=str(out))
