@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -228,6 +229,45 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     return model
 
 
+def write_model_card(model: ClassifierModel, folder: Path, command: str = "") -> Path:
+    """MODEL_CARD.md beside the artifact: data, date, cross-validated metrics, how to rebuild."""
+    m = model.meta.get("metrics", {})
+    lines = [f"# Model card: {model.model_version}", "",
+             f"- created: {model.meta.get('created_at')}",
+             f"- encoder: {model.encoder_key}; taxonomy version {model.taxonomy_version}",
+             "- heads: relevance (in_taxonomy / other_aisec / not_relevant) and type (nine types), one pair per "
+             "view (titles only / title + abstract), role; multinomial logistic regression on the sentence "
+             "embedding + taxonomy cue-phrase counts, temperature-calibrated on out-of-fold logits.",
+             "- training data (examples per source): " + ", ".join(
+                 f"{k} {v}" for k, v in sorted(model.meta.get("training_data", {}).items())),
+             "- config: `" + json.dumps(model.meta.get("config", {}), sort_keys=True) + "`", ""]
+    if command:
+        lines += ["Rebuild:", "", "```", command, "```", ""]
+    lines += ["## Cross-validated metrics (5-fold, out of fold)", "",
+              "| set | n | macro-F1 | accuracy | relevance P | relevance R | relevance F1 | type accuracy |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, r in m.items():
+        if not isinstance(r, dict):
+            continue
+        rel = r["relevance"]
+        lines.append(f"| {name} | {r['n']} | {r['macro_f1']:.3f} | {r['accuracy']:.3f} | {rel['precision']:.3f} | "
+                     f"{rel['recall']:.3f} | {rel['f1']:.3f} | {r.get('type_accuracy')} |")
+    lines += ["", f"cv_score (promotion criterion): {m.get('cv_score')}", "",
+              "Sets: `titles` = labelled titles without abstract (curated lists, dev.jsonl), scored in the "
+              "titles-only view; `stream_full` = hand-labelled corpus papers with abstracts (keyword + random "
+              "samples); `stream_random_full` = only the random sample (unbiased rates); `stream_titles_only` "
+              "= the same stream papers with their titles alone.", ""]
+    for name in ("titles", "stream_full"):
+        if name in m:
+            lines += [f"### Per class, {name}", "", "| class | P | R | F1 | n |", "|---|---|---|---|---|"]
+            for c, v in m[name]["per_class"].items():
+                lines.append(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
+            lines.append("")
+    p = Path(folder) / "MODEL_CARD.md"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    return p
+
+
 def train(settings: Settings, label_files: list[Path] = (), progress: bool = True,  # type: ignore[assignment]
           out_dir: Path | None = None, corpus_path: Path | None = None,
           cfg: dict[str, Any] | None = None, pool_size: int = POOL_SIZE) -> TrainReport:
@@ -239,6 +279,7 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
     model.meta["training_data"].update({"skipped_no_text": summary.get("skipped_no_text", 0)})
     folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
     model.save(folder)
+    write_model_card(model, folder)
     new_score = model.meta["metrics"]["cv_score"]
     from aisec_radar.classify.pipeline import active_model
 
