@@ -74,6 +74,11 @@ def test_facts_queries_match_live(scale_db: Path) -> None:
             _same(aggregates.search_papers(con, f, "privacy", "newest", limit=20),
                   queries.search_papers(con, f, "privacy", "newest", limit=20))
         _same(aggregates.type_summary(con, list(tax.label_ids)), queries.type_summary(con, list(tax.label_ids)))
+        assert aggregates.review_remaining(con) == queries.review_remaining(con) > 0
+        live = queries.review_queue(con, 15, ())
+        assert aggregates.review_queue(con, 15, ()) == live
+        skip = tuple(r["arxiv_id"] for r in live[:3])
+        assert aggregates.review_queue(con, 5, skip) == queries.review_queue(con, 5, skip)
 
 
 @pytest.mark.slow

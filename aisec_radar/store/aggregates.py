@@ -256,6 +256,47 @@ def type_summary(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
     ).df()
 
 
+_QUEUE = (
+    "FROM paper_facts f WHERE f.pred_status = 'needs_review' AND NOT EXISTS (SELECT 1 FROM labels l "
+    "WHERE l.arxiv_id = f.arxiv_id AND (NOT starts_with(f.pred_model_version, 'suggestion:') "
+    "OR l.created_at >= f.pred_created_at))"
+)
+
+
+def review_remaining(con: duckdb.DuckDBPyConnection) -> int:
+    """As queries.review_remaining, from paper_facts when fresh."""
+    if not facts_fresh(con):
+        return queries.review_remaining(con)
+    return int(con.execute(f"SELECT count(*) {_QUEUE}").fetchone()[0])
+
+
+def review_queue(con: duckdb.DuckDBPyConnection, limit: int = 20, exclude: tuple[str, ...] = ()) -> list[dict]:
+    """As queries.review_queue: the next papers picked on paper_facts, their texts and scores joined after."""
+    if not facts_fresh(con):
+        return queries.review_queue(con, limit, exclude)
+    rows = con.execute(
+        f"WITH top AS (SELECT f.arxiv_id, f.d, f.pred_model_version, f.pred_created_at, f.pred_review_priority "
+        f"{_QUEUE} AND NOT list_contains(?::VARCHAR[], f.arxiv_id) "
+        "ORDER BY f.pred_review_priority DESC NULLS LAST, f.arxiv_id DESC LIMIT ?) "
+        "SELECT top.arxiv_id, p.title, p.abstract, top.d, p.primary_category, cp.relevance, cp.labels, cp.role, "
+        "cp.modality, cp.confidence, cp.review_priority, cp.type_scores, cp.explanation FROM top "
+        "JOIN papers p USING (arxiv_id) JOIN predictions cp ON cp.arxiv_id = top.arxiv_id "
+        "AND cp.model_version = top.pred_model_version AND cp.created_at = top.pred_created_at "
+        "ORDER BY top.pred_review_priority DESC NULLS LAST, top.arxiv_id DESC",
+        [list(exclude), limit],
+    ).fetchall()
+    keys = ["arxiv_id", "title", "abstract", "date", "primary_category", "relevance", "labels", "role",
+            "modality", "confidence", "review_priority", "type_scores", "explanation"]
+    out = []
+    for r in rows:
+        d = dict(zip(keys, r, strict=True))
+        d["labels"] = list(d["labels"] or [])
+        d["type_scores"] = queries._json(d["type_scores"])
+        d["explanation"] = queries._json(d["explanation"])
+        out.append(d)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ IVF
 
 def _kmeans(x: Any, k: int, iters: int = 8, seed: int = 0) -> Any:
