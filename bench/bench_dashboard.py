@@ -10,6 +10,9 @@ label on ~2%, and one 384-d vector per distinct text:
   building. It does not include the browser drawing the result.
 - ``dashboard_filter_change_<page>_s``: one rerun after changing a sidebar filter (provenance
   "curated only", a new cache key, so the queries really run), median over the repeats.
+- ``dashboard_queries_<page>_s``: only the database share of the same page: its queries on one fresh
+  read-only connection (the page's own connection), without Streamlit; likewise for a filter change
+  and for opening one paper's detail.
 - ``dashboard_semantic_query_s``: the semantic search query inside DuckDB (cosine over every stored
   vector joined to the filtered papers), given an already-encoded query vector.
 
@@ -116,6 +119,50 @@ def time_pages(repeat: int) -> None:
                   runs=repeat)
 
 
+def page_queries(page: str, f) -> list[tuple]:
+    """The queries a page runs (cold page cache), as (name, *args) calls of aisec_radar.store.queries."""
+    from aisec_radar.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    return {
+        "trends": [("overview",), ("categories_seen",), ("count_with_taxonomy", f, list(tax.type_ids)),
+                   ("period_totals", f, "month"), ("trend_axis_counts", f, "month", tax.axis_map())],
+        "papers": [("overview",), ("categories_seen",), ("count_papers", f, ""),
+                   ("search_papers", f, "", "newest", 200)],
+        "review": [("overview",), ("review_remaining",), ("review_queue", 1)],
+        "taxonomy_page": [("overview",), ("type_summary", list(tax.label_ids)), ("agreement", list(tax.label_ids)),
+                          ("reviewed_pairs",)],
+        "runs": [("overview",), ("runs_table", 100), ("checkpoints_table",)],
+    }[page]
+
+
+def time_queries(db: Path, repeat: int) -> None:
+    """The database share of each page: its queries on one fresh read-only connection, as a page run does."""
+    from aisec_radar.store import connect, queries
+
+    def run(calls: list[tuple]) -> float:
+        t = time.perf_counter()
+        with connect(db, read_only=True) as con:
+            for name, *args in calls:
+                getattr(queries, name)(con, *args)
+        return time.perf_counter() - t
+
+    for page in PAGES:
+        times = [run(page_queries(page, queries.Filters())) for _ in range(repeat)]
+        _emit(f"dashboard_queries_{page}_s", round(statistics.median(times), 3), "s", PAGE_GOAL, runs=repeat)
+    curated = queries.Filters(provenance="curated")
+    for page in ("trends", "papers"):
+        calls = [c for c in page_queries(page, curated) if c[0] not in ("overview", "categories_seen")]
+        times = [run(calls) for _ in range(repeat)]
+        _emit(f"dashboard_queries_filter_change_{page}_s", round(statistics.median(times), 3), "s", FILTER_GOAL,
+              runs=repeat)
+    # detail of one paper (Papers page, after a click)
+    with connect(db, read_only=True) as con:
+        aid = queries.search_papers(con, queries.Filters(), "", "newest", 1)["arxiv_id"][0]
+    times = [run([("paper_detail", aid)]) for _ in range(repeat)]
+    _emit("dashboard_queries_paper_detail_s", round(statistics.median(times), 3), "s", FILTER_GOAL, runs=repeat)
+
+
 def time_semantic(db: Path, repeat: int) -> None:
     import random
 
@@ -163,6 +210,9 @@ def main() -> None:
     os.environ["AISEC_RADAR_DB_PATH"] = str(db)
     os.environ.pop("AISEC_RADAR_CURATOR_SECRET_HASH", None)
     _emit("dashboard_bench_store_mb", round(db.stat().st_size / 2**20, 1), "MiB", None, papers=args.papers)
+    _emit("dashboard_bench_load_average_1m", round(os.getloadavg()[0], 2), "load", None,
+          note="other processes on this machine slow every figure below")
+    time_queries(db, args.repeat)
     time_pages(args.repeat)
     time_semantic(db, args.repeat)
 

@@ -54,6 +54,11 @@ def test_dates_filters_and_keyword_escaping(small):
         assert queries.count_papers(con, f, "100%") == 1  # % is literal, not a wildcard
         assert queries.count_papers(con, f, "poisoning_attack") == 1
         assert queries.count_papers(con, f, "poisoningXattack") == 0  # _ is literal too
+        assert list(queries.search_papers(con, f, "", "newest")["arxiv_id"]) == [
+            "2503.00003", "2502.00002", "2501.00001"]
+        assert list(queries.search_papers(con, f, "", "oldest", limit=1, offset=1)["arxiv_id"]) == ["2502.00002"]
+        by_conf = queries.search_papers(con, queries.Filters(provenance="auto"), "", "confidence")
+        assert len(by_conf) == 3 and by_conf["confidence"].is_monotonic_decreasing
         axes = queries.trend_axis_counts(con, f, "month", {"poisoning": "DM", "jailbreak": "DM"})
         assert axes["papers"].sum() == 2
     with pytest.raises(ValueError):

@@ -186,10 +186,17 @@ def count_with_taxonomy(con: duckdb.DuckDBPyConnection, f: Filters, type_ids: li
     return int(row[0]), int(row[1])
 
 
+def _needs_labels(f: Filters) -> bool:
+    """Whether the filters look at labels; if not, queries can skip the effective_labels view (the costly part)."""
+    return bool(f.roles or f.modalities or f.types or f.provenance != "all" or f.scope != "all")
+
+
 def count_papers(con: duckdb.DuckDBPyConnection, f: Filters, keyword: str = "") -> int:
-    where, params = _where(f)
+    labels = _needs_labels(f)
+    where, params = _where(f, labels=labels)
     kw, kw_params = _keyword(keyword)
-    return int(con.execute(f"SELECT count(*) {_BASE} WHERE {where} AND {kw}", [*params, *kw_params]).fetchone()[0])
+    base = _BASE if labels else "FROM papers p"
+    return int(con.execute(f"SELECT count(*) {base} WHERE {where} AND {kw}", [*params, *kw_params]).fetchall()[0][0])
 
 
 # --------------------------------------------------------------------------------------------- papers
@@ -221,10 +228,18 @@ def search_papers(
     """The Papers table: filtered, keyword-matched, sorted server-side, one page of rows."""
     if sort not in SORTS:
         raise ValueError(f"sort {sort!r}; valid: {', '.join(SORTS)}")
-    where, params = _where(f)
+    # Pick one page of ids on narrow rows (the view only when filters or the order need it), then fetch
+    # the shown columns for those ids: the view joined to a few hundred ids costs milliseconds.
+    labels = _needs_labels(f) or sort in ("confidence", "least confident")
+    where, params = _where(f, labels=labels)
     kw, kw_params = _keyword(keyword)
+    base = _BASE if labels else "FROM papers p"
+    conf = "e.confidence" if labels else "NULL"
     return con.execute(
-        f"SELECT {_LIST_COLS} {_BASE} WHERE {where} AND {kw} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+        f"WITH pick AS (SELECT p.arxiv_id, {PAPER_DATE} AS d, {conf} AS confidence, p.title {base} "
+        f"WHERE {where} AND {kw} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) "
+        f"SELECT {_LIST_COLS} FROM pick JOIN papers p USING (arxiv_id) JOIN effective_labels e USING (arxiv_id) "
+        f"ORDER BY {', '.join('pick.' + c.strip() for c in SORTS[sort].split(','))}",
         [*params, *kw_params, limit, offset],
     ).df()
 
@@ -304,8 +319,9 @@ def _json(value: Any) -> Any:
 # labelled papers by a retrained classifier do not re-queue them.
 _QUEUE = (
     "FROM current_predictions cp JOIN papers p USING (arxiv_id) "
-    "WHERE cp.status = 'needs_review' AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.arxiv_id = cp.arxiv_id "
-    "AND (NOT starts_with(cp.model_version, 'suggestion:') OR l.created_at >= cp.created_at))"
+    "LEFT JOIN (SELECT arxiv_id, max(created_at) AS last_label FROM labels GROUP BY arxiv_id) ll USING (arxiv_id) "
+    "WHERE cp.status = 'needs_review' AND (ll.last_label IS NULL "
+    "OR (starts_with(cp.model_version, 'suggestion:') AND ll.last_label < cp.created_at))"
 )
 
 
@@ -316,11 +332,16 @@ def review_remaining(con: duckdb.DuckDBPyConnection) -> int:
 
 def review_queue(con: duckdb.DuckDBPyConnection, limit: int = 20, exclude: tuple[str, ...] = ()) -> list[dict]:
     """The next papers to review, highest review priority first (ties: newest first)."""
+    # Pick the ids first (narrow rows), then fetch the wide columns of those few only.
     rows = con.execute(
-        f"SELECT p.arxiv_id, p.title, p.abstract, {PAPER_DATE}, p.primary_category, cp.relevance, cp.labels, "
-        f"cp.role, cp.modality, cp.confidence, cp.review_priority, cp.type_scores, cp.explanation {_QUEUE} "
-        "AND NOT list_contains(?::VARCHAR[], p.arxiv_id) "
-        "ORDER BY cp.review_priority DESC NULLS LAST, p.arxiv_id DESC LIMIT ?",
+        f"WITH pick AS (SELECT cp.arxiv_id, cp.model_version, cp.taxonomy_version, cp.review_priority {_QUEUE} "
+        "AND NOT list_contains(?::VARCHAR[], cp.arxiv_id) "
+        "ORDER BY cp.review_priority DESC NULLS LAST, cp.arxiv_id DESC LIMIT ?) "
+        f"SELECT p.arxiv_id, p.title, p.abstract, {PAPER_DATE}, p.primary_category, pr.relevance, pr.labels, "
+        "pr.role, pr.modality, pr.confidence, pr.review_priority, pr.type_scores, pr.explanation "
+        "FROM pick JOIN papers p USING (arxiv_id) JOIN predictions pr ON pr.arxiv_id = pick.arxiv_id "
+        "AND pr.model_version = pick.model_version AND pr.taxonomy_version = pick.taxonomy_version "
+        "ORDER BY pick.review_priority DESC NULLS LAST, pick.arxiv_id DESC",
         [list(exclude), limit],
     ).fetchall()
     keys = ["arxiv_id", "title", "abstract", "date", "primary_category", "relevance", "labels", "role",
