@@ -1,6 +1,6 @@
 """The dashboard in a real browser: `aisec-radar dashboard` on a free port, headless Chromium
 (Debian's /usr/bin/chromium through Playwright, never a downloaded browser), Trends -> Papers ->
-Review, with screenshots.
+Review (-> Taxonomy -> Runs), with screenshots.
 
 Screenshots go to artifacts/screenshots/ (ignored); set AISEC_RADAR_SCREENSHOTS=docs/screenshots to
 refresh the ones the curator guide shows.
@@ -133,10 +133,20 @@ def test_trends_papers_review_in_chromium(server):
             accept.click()
             expect(page.get_by_text(f"Accepted {HOSTILE_ID}")).to_be_visible()
             assert alerts == []
+
+            # Taxonomy and Runs, for the curator guide and the operations doc
+            page.get_by_role("link", name="Taxonomy").click()
+            expect(page.get_by_role("heading", name="Emerging-topic candidates")).to_be_visible()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "taxonomy.png"))
+            page.get_by_role("link", name="Runs").click()
+            expect(page.get_by_role("heading", name="Recent runs")).to_be_visible()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(shots / "runs.png"))
         finally:
             browser.close()
     with connect(db, read_only=True) as con:
         rows = con.execute("SELECT arxiv_id, curator, source FROM labels WHERE source = 'dashboard'").fetchall()
     assert rows == [(HOSTILE_ID, "carol", "dashboard")]
-    for name in ("trends.png", "papers.png", "review.png"):
+    for name in ("trends.png", "papers.png", "review.png", "taxonomy.png", "runs.png"):
         assert (shots / name).stat().st_size > 10_000
