@@ -71,8 +71,10 @@ def test_facts_queries_match_live(scale_db: Path) -> None:
             for sort in queries.SORTS:
                 _same(aggregates.search_papers(con, f, "", sort, limit=25, offset=5),
                       queries.search_papers(con, f, "", sort, limit=25, offset=5))
-            _same(aggregates.search_papers(con, f, "privacy", "newest", limit=20),
-                  queries.search_papers(con, f, "privacy", "newest", limit=20))
+            for kw in ("privacy", "Membership INFERENCE", "LLM-based (agents)", "100%", "a_b"):
+                _same(aggregates.search_papers(con, f, kw, "newest", limit=20),
+                      queries.search_papers(con, f, kw, "newest", limit=20))
+                assert aggregates.count_papers(con, f, kw) == queries.count_papers(con, f, kw)
         _same(aggregates.type_summary(con, list(tax.label_ids)), queries.type_summary(con, list(tax.label_ids)))
         assert aggregates.review_remaining(con) == queries.review_remaining(con) > 0
         live = queries.review_queue(con, 15, ())

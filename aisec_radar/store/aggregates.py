@@ -81,13 +81,18 @@ def _set_state(con: duckdb.DuckDBPyConnection, name: str, fingerprint: str, rows
 def refresh_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Rebuild paper_facts from papers + current_predictions. The caller owns the transaction."""
     t0 = time.perf_counter()
-    con.execute("DELETE FROM paper_facts")
+    # A derived table, rebuilt whole: CREATE OR REPLACE defines its columns (migration 007 made the first,
+    # empty one). Rows in date order, so a date window reads only its row groups (zone maps on d); the
+    # title and abstract ride along so a keyword search in a window scans only that window's text.
     con.execute(
-        "INSERT INTO paper_facts SELECT p.arxiv_id, d, CAST(date_trunc('month', d) AS DATE), p.primary_category, "
-        "p.categories, p.is_cross_list, p.content_hash, cp.arxiv_id IS NOT NULL, "
+        "CREATE OR REPLACE TABLE paper_facts AS SELECT p.arxiv_id, d, CAST(date_trunc('month', d) AS DATE) AS month, "
+        "p.primary_category, p.categories, p.is_cross_list, p.content_hash, "
+        "cp.arxiv_id IS NOT NULL AS has_prediction, "
         "CASE WHEN cp.arxiv_id IS NULL THEN NULL WHEN cp.relevance = 'in_taxonomy' THEN cp.labels "
-        "ELSE [cp.relevance] END, cp.relevance, cp.role, cp.modality, cp.status, cp.confidence, "
-        "cp.review_priority, cp.model_version, cp.created_at "
+        "ELSE [cp.relevance] END AS pred_types, cp.relevance AS pred_relevance, cp.role AS pred_role, "
+        "cp.modality AS pred_modality, cp.status AS pred_status, cp.confidence AS pred_confidence, "
+        "cp.review_priority AS pred_review_priority, cp.model_version AS pred_model_version, "
+        "cp.created_at AS pred_created_at, p.title, p.abstract "
         f"FROM (SELECT *, {queries.PAPER_DATE} AS d FROM papers p) p "
         "LEFT JOIN current_predictions cp USING (arxiv_id) ORDER BY d, p.arxiv_id"
     )
@@ -119,18 +124,16 @@ def refresh(path: str, models: list[str] | None = None, timeout: float = 60.0) -
 
 # ------------------------------------------------------------------------------------------ facts reads
 
-def _x(keyword: bool = False) -> str:
+def _x() -> str:
     """The facts relation under the column names queries._where expects (p.* and e.* both become x.*)."""
-    text = ", t.title, t.abstract" if keyword else ""
-    join = " JOIN papers t USING (arxiv_id)" if keyword else ""
     return (
         "x AS (SELECT f.arxiv_id, f.d AS published, f.d, f.month, f.primary_category, f.categories, "
         "f.is_cross_list, f.content_hash, coalesce(l.types, f.pred_types) AS types, "
         "coalesce(l.role, f.pred_role) AS role, coalesce(l.modality, f.pred_modality) AS modality, "
         "CASE WHEN l.arxiv_id IS NOT NULL THEN 'curated' WHEN f.has_prediction THEN 'auto' "
         "ELSE 'unclassified' END AS provenance, f.pred_status AS prediction_status, "
-        f"f.pred_confidence AS confidence{text} "
-        f"FROM paper_facts f LEFT JOIN current_labels l USING (arxiv_id){join})"
+        "f.pred_confidence AS confidence, f.title, f.abstract "
+        "FROM paper_facts f LEFT JOIN current_labels l USING (arxiv_id))"
     )
 
 
@@ -142,13 +145,24 @@ def _onto_x(sql: str) -> str:
 
 
 def _where(f: Filters, labels: bool = True) -> tuple[str, list[Any]]:
+    """queries._where on x; its date expression becomes the stored x.d (equal by construction), which
+    DuckDB can prune row groups on."""
     where, params = queries._where(f, labels)
-    return _onto_x(where), params
+    return _onto_x(where).replace(_onto_x(queries.PAPER_DATE), "x.d"), params
 
 
 def _keyword(keyword: str) -> tuple[str, list[Any]]:
-    kw, params = queries._keyword(keyword)
-    return _onto_x(kw), params
+    """queries._keyword's rule (every term, case-insensitive, in title or abstract) as RE2 searches:
+    about twice as fast as ILIKE on abstracts."""
+    terms = [t for t in (keyword or "").split() if t]
+    if not terms:
+        return "TRUE", []
+    conds, params = [], []
+    for t in terms:
+        conds.append("(regexp_matches(x.title, ?) OR regexp_matches(x.abstract, ?))")
+        pat = "(?is)" + re.escape(t)
+        params += [pat, pat]
+    return " AND ".join(conds), params
 
 
 def _period(period: str) -> str:
@@ -175,7 +189,7 @@ def count_papers(con: duckdb.DuckDBPyConnection, f: Filters, keyword: str = "") 
         return queries.count_papers(con, f, keyword)
     where, params = _where(f)
     kw, kw_params = _keyword(keyword)
-    return int(con.execute(f"WITH {_x(bool(kw_params))} SELECT count(*) FROM x WHERE {where} AND {kw}",
+    return int(con.execute(f"WITH {_x()} SELECT count(*) FROM x WHERE {where} AND {kw}",
                            [*params, *kw_params]).fetchone()[0])
 
 
@@ -208,7 +222,7 @@ def trend_axis_counts(con: duckdb.DuckDBPyConnection, f: Filters, period: str, a
     ).df()
 
 
-_LIST = ("x.arxiv_id, x.d, x.primary_category, x.is_cross_list, x.types, x.role, x.modality, x.provenance, "
+_LIST = ("x.arxiv_id, x.title, x.d, x.primary_category, x.is_cross_list, x.types, x.role, x.modality, x.provenance, "
          "x.confidence, x.prediction_status")
 
 
@@ -221,26 +235,13 @@ def search_papers(con: duckdb.DuckDBPyConnection, f: Filters, keyword: str = "",
         raise ValueError(f"sort {sort!r}; valid: {', '.join(SORTS)}")
     where, params = _where(f)
     kw, kw_params = _keyword(keyword)
-    need_text = bool(kw_params) or sort == "title"
-    title = ", x.title" if need_text else ""
     return con.execute(
-        f"WITH {_x(need_text)}, top AS (SELECT {_LIST}{title} FROM x WHERE {where} AND {kw} "
-        f"ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) "
-        "SELECT top.arxiv_id, p.title, top.d, top.primary_category, top.is_cross_list, "
-        "array_to_string(top.types, ', ') AS types, top.role, top.modality, top.provenance, top.confidence, "
-        "top.prediction_status AS status, top.arxiv_id IN (SELECT arxiv_id FROM survey_citations) AS cited "
-        f"FROM top JOIN papers p USING (arxiv_id) ORDER BY {_qualify_sort(sort)}",
+        f"WITH {_x()} SELECT x.arxiv_id, x.title, x.d, x.primary_category, x.is_cross_list, "
+        "array_to_string(x.types, ', ') AS types, x.role, x.modality, x.provenance, x.confidence, "
+        "x.prediction_status AS status, x.arxiv_id IN (SELECT arxiv_id FROM survey_citations) AS cited "
+        f"FROM x WHERE {where} AND {kw} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
         [*params, *kw_params, limit, offset],
     ).df()
-
-
-def _qualify_sort(sort: str) -> str:
-    """SORTS names bare columns; after the join, d/confidence come from `top` and title from papers."""
-    s = SORTS[sort]
-    s = re.sub(r"\bd\b", "top.d", s)
-    s = re.sub(r"\bconfidence\b", "top.confidence", s)
-    s = re.sub(r"\barxiv_id\b", "top.arxiv_id", s)
-    return re.sub(r"\btitle\b", "p.title", s)
 
 
 def type_summary(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
@@ -407,11 +408,10 @@ def semantic_search(con: duckdb.DuckDBPyConnection, f: Filters, vector: list[flo
         f"FROM embedding_ivf WHERE model = ? AND cluster IN ({in_list})), {_x()}, "
         f"top AS (SELECT {_LIST}, sim.similarity FROM x JOIN sim USING (content_hash) WHERE {where} "
         "ORDER BY sim.similarity DESC NULLS LAST, x.arxiv_id LIMIT ?) "
-        "SELECT top.arxiv_id, p.title, top.d, top.primary_category, top.is_cross_list, "
+        "SELECT top.arxiv_id, top.title, top.d, top.primary_category, top.is_cross_list, "
         "array_to_string(top.types, ', ') AS types, top.role, top.modality, top.provenance, top.confidence, "
         "top.prediction_status AS status, top.arxiv_id IN (SELECT arxiv_id FROM survey_citations) AS cited, "
-        "top.similarity FROM top JOIN papers p USING (arxiv_id) "
-        "ORDER BY top.similarity DESC NULLS LAST, top.arxiv_id",
+        "top.similarity FROM top ORDER BY top.similarity DESC NULLS LAST, top.arxiv_id",
         [vec, model, *params, limit],
     ).df()
     if len(df) < limit:
