@@ -381,3 +381,36 @@ def test_api_path_honours_retry_after_retries_bad_pages_and_names_the_operator(
     assert len(agents) == 1
     agent = agents.pop()
     assert agent.startswith("aisec-radar/") and "mailto:curators@example.org" in agent
+
+
+def test_setwise_upsert_equals_one_by_one(tmp_path: Path) -> None:
+    """store.papers.upsert_papers resolves a batch in one go; it must equal applying it paper by paper."""
+    from aisec_radar.records import Paper, PaperVersion
+    from aisec_radar.store import transaction
+    from aisec_radar.store.papers import upsert_papers
+
+    def p(i: int, **kw: object) -> Paper:
+        base = {"arxiv_id": f"2601.{i:05d}", "title": f"Paper {i}", "abstract": "text", "authors": ["A B"],
+                "categories": ["cs.CR"], "primary_category": "cs.CR", "published": date(2026, 1, 2),
+                "updated": date(2026, 1, 2), "version": 1, "versions": [PaperVersion(1, datetime(2026, 1, 2))]}
+        return Paper(**{**base, **kw})
+
+    first = [p(1), p(2), p(3, version=None, versions=[])]
+    second = [p(1), p(2, title="Paper 2, revised", version=2, updated=date(2026, 2, 1),
+                      versions=[PaperVersion(1), PaperVersion(2, datetime(2026, 2, 1), "99kb")]),
+              p(2, title="Paper 2, revised", version=2, updated=date(2026, 2, 1)),  # repeated in one batch
+              p(3, version=None, versions=[], published=None, doi="10.1/x"),
+              p(4, categories=["stat.ML", "cs.LG"], primary_category="stat.ML"),
+              p(4, categories=["stat.ML", "cs.LG", "cs.CR"], primary_category="stat.ML", version=2)]
+    batch_db, single_db = tmp_path / "batch.duckdb", tmp_path / "single.duckdb"
+    totals = {}
+    for db, chunks in ((batch_db, [first, second]), (single_db, [[x] for x in first + second])):
+        init_db(db)
+        total = {"new": 0, "updated": 0, "unchanged": 0, "text_changed": 0}
+        for chunk in chunks:
+            with transaction(db) as con:
+                for k, v in upsert_papers(con, chunk, ["cs.CR", "cs.LG"]).as_dict().items():
+                    total[k] += v
+        totals[db] = total
+    assert totals[batch_db] == totals[single_db] == {"new": 4, "updated": 3, "unchanged": 2, "text_changed": 1}
+    assert _snapshot(batch_db) == _snapshot(single_db)
