@@ -179,12 +179,12 @@ def main() -> None:
         ("topics_discover_32k_window6m", DiscoveryParams()),
         ("topics_discover_32k_window24m_all_aisec", DiscoveryParams(window_months=24, fit_threshold=1.01)),
     ):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = discover_topics(settings, tax, params=params, encoder=stand_in_encoder, model=model)
-        secs = time.perf_counter() - t
+        secs, cpu = time.perf_counter() - t, time.process_time() - c
         _emit(label, round(secs, 2), "s", "< 60 s", pool=res.pool, candidates=len(res.candidates),
               new=res.new, matched=res.matched, encoded=res.encoded, vectors=kind, stages=res.seconds,
-              corpus_papers=len(records))
+              cpu_s=round(cpu, 2), load_avg_1m=round(os.getloadavg()[0], 1), corpus_papers=len(records))
 
 if __name__ == "__main__":
     main()

@@ -162,13 +162,23 @@ def cluster_vectors(x: np.ndarray, params: DiscoveryParams) -> np.ndarray:
     return labels
 
 
-def key_phrases(docs: list[str], labels: np.ndarray, n: int) -> dict[int, list[str]]:
-    """c-TF-IDF phrases per cluster label (noise counts as one more class, the background)."""
+def key_phrases(docs: list[str], labels: np.ndarray, n: int, max_background: int = 2000) -> dict[int, list[str]]:
+    """c-TF-IDF phrases per cluster label (noise counts as one more class, the background).
+
+    The background is an evenly spaced sample of at most ``max_background`` unclustered papers: the
+    n-gram count is the costly part on a wide pool, and a sample weighs common words just as well.
+    """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     clusters = sorted(set(labels.tolist()) - {-1})
     if not clusters:
         return {}
+    noise = np.flatnonzero(labels == -1)
+    if len(noise) > max_background:
+        keep = np.sort(np.concatenate([np.flatnonzero(labels != -1),
+                                       noise[np.linspace(0, len(noise) - 1, max_background).astype(int)]]))
+        docs = [docs[i] for i in keep]
+        labels = labels[keep]
     stop = sorted(ENGLISH_STOP_WORDS | DOMAIN_STOP)
     vec = CountVectorizer(ngram_range=(1, 3), stop_words=stop, min_df=2, max_features=60000,
                           token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", lowercase=True)

@@ -1,0 +1,107 @@
+"""The topic panel in a real browser: `aisec-radar dashboard`, headless Chromium, sign in, Taxonomy page,
+merge a candidate into a type; screenshots for the curator guide.
+
+Screenshots go to artifacts/screenshots/ (ignored); AISEC_RADAR_SCREENSHOTS=docs/screenshots refreshes
+the ones docs/curator-guide.md shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _shots_dir, _wait_ready
+from test_topics import MODEL, _build, _no_encoder
+
+from aisec_radar.config import Settings
+from aisec_radar.dashboard.auth import hash_secret
+from aisec_radar.store import connect
+from aisec_radar.store import topics as st
+from aisec_radar.taxonomy import load_taxonomy
+from aisec_radar.topics import DiscoveryParams, discover_topics
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SECRET = "topic-curator-secret"
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    pytest.importorskip("playwright.sync_api")
+    db = tmp_path / "topics.duckdb"
+    from aisec_radar.store import init_db
+
+    init_db(db)
+    _build(db, np.random.default_rng(7))
+    s = replace(Settings(), db_path=str(db))
+    for end in (date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30)):  # three nightly runs
+        res = discover_topics(s, load_taxonomy(), until=end, encoder=_no_encoder, model=MODEL,
+                              params=DiscoveryParams(min_cluster_size=8))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AISEC_RADAR_")}
+    env["AISEC_RADAR_CURATOR_SECRET_HASH"] = hash_secret(SECRET)
+    aisec = shutil.which("aisec-radar", path=str(Path(sys.executable).parent)) or "aisec-radar"
+    proc = subprocess.Popen([aisec, "dashboard", "--db", str(db), "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc)
+        yield url, db, res
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_topic_panel_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, res = server
+    steady = sorted(res.candidates, key=lambda c: c.size)[0].topic_id  # not the growing family
+    shots = _shots_dir()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.get_by_role("link", name="Review").click()
+            page.get_by_label("Your name (stored with every label)").fill("dora")
+            page.get_by_label("Curator secret").fill(SECRET)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text("Signed in as dora")).to_be_visible()
+
+            page.get_by_role("link", name="Taxonomy").click()
+            expect(page.get_by_role("heading", name="Emerging-topic candidates")).to_be_visible()
+            page.get_by_text("Papers per month (latest run)").scroll_into_view_if_needed()
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
+            page.wait_for_timeout(1500)
+            page.get_by_role("heading", name="Emerging-topic candidates").scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "taxonomy.png"))
+
+            # choose the steady candidate and merge it into a type
+            page.get_by_label("Candidate").click()
+            page.get_by_role("option").filter(has_text=steady).click()
+            merge = page.get_by_role("button", name="Merge: queue its papers for review")
+            merge.scroll_into_view_if_needed()
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(shots / "topic-actions.png"))
+            merge.click()
+            expect(page.get_by_text(f"{steady} merged into")).to_be_visible()
+        finally:
+            browser.close()
+    with connect(db, read_only=True) as con:
+        cand = st.get_candidate(con, steady)
+        queued = st.suggestions(con, reason="topic-merge", ref=steady)
+    assert cand["status"] == "merged" and len(queued) == cand["size"]
