@@ -301,3 +301,44 @@ def test_runs_page_shows_last_failure(filled):
     assert at.error and "failed" in at.error[0].value
     assert any("503" in c.value for c in at.code)
     assert len(at.dataframe) == 2
+
+
+# ---------------------------------------------------------------------------------------------- semantic
+
+@pytest.mark.slow
+def test_semantic_search_with_the_real_encoder(filled):
+    """Vectors stored by the classifier's encoder; the page encodes the query and DuckDB ranks."""
+    from aisec_radar.classify import encode_texts, encoder_model_key
+    from aisec_radar.classify.encoder import paper_text
+    from aisec_radar.config import load_settings
+    from aisec_radar.store import queries, transaction
+    from aisec_radar.store.embeddings import put_embeddings
+    from aisec_radar.store.papers import get_paper
+
+    path, _ = filled
+    s = load_settings()
+    with connect(path, read_only=True) as con:
+        ids = list(queries.search_papers(con, queries.Filters(), "", "newest", 40)["arxiv_id"])
+        papers = [get_paper(con, a) for a in ids]
+    vecs = encode_texts(s, [paper_text(p.title, p.abstract) for p in papers])
+    with transaction(path) as con:
+        put_embeddings(con, encoder_model_key(s), {p.content_hash: v for p, v in zip(papers, vecs, strict=True)})
+    target = papers[7]
+    at = page("papers")
+    at.sidebar.selectbox(key="f_scope").set_value("all")
+    at.radio(key="p_mode").set_value("semantic")
+    at.text_input(key="p_query").set_value(target.title + ". " + target.abstract[:300]).run()
+    assert not at.exception, at.exception
+    assert metric(at, "Most similar papers shown") >= 30
+    table = at.dataframe[0].value
+    assert table["arxiv_id"].iloc[0] == target.arxiv_id
+    assert table["similarity"].is_monotonic_decreasing
+
+
+def test_unreadable_file_shows_a_message(tmp_path, monkeypatch):
+    bad = tmp_path / "not-a-db.duckdb"
+    bad.write_bytes(b"this is not a DuckDB file" * 100)
+    monkeypatch.setenv("AISEC_RADAR_DB_PATH", str(bad))
+    at = page("trends")
+    assert not at.exception
+    assert "Cannot read the database" in texts(at)
