@@ -27,7 +27,13 @@ from urllib.parse import urlparse
 from aisec_radar.config import Settings
 from aisec_radar.errors import AisecRadarError, ClassifyError, CrawlError
 from aisec_radar.store import connect, transaction
-from aisec_radar.store.jobs import curator_label_count, get_state, harvest_checkpoints, set_state
+from aisec_radar.store.jobs import (
+    close_abandoned_runs,
+    curator_label_count,
+    get_state,
+    harvest_checkpoints,
+    set_state,
+)
 from aisec_radar.store.runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,7 @@ EXIT_CLASSIFY = 4  # classification failed; crawled papers are kept and classifi
 EXIT_TRAIN = 5  # retraining failed; predictions and digest were still produced with the current model
 EXIT_DIGEST = 6  # the digest could not be written (disk, permissions)
 EXIT_LOCKED = 8  # another nightly holds the lock: nothing was done
+EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: the run row is closed as failed before exiting
 # 75 (EX_TEMPFAIL) comes from the store when another process kept the database busy too long.
 
 EXIT_CODES: dict[int, str] = {
@@ -52,6 +59,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_TRAIN: "retraining failed; the current model stays in use, predictions and digest were written",
     EXIT_DIGEST: "the digest could not be written",
     EXIT_LOCKED: "another nightly run holds the lock; nothing was done",
+    130: "interrupted (Ctrl-C or SIGTERM); recorded as failed, the next run resumes",
     75: "the database stayed locked by another process (retry later)",
 }
 
@@ -273,10 +281,14 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
                 digest: bool, digest_dir: Path, progress: bool, preflight: bool) -> NightlyReport:
     run_start = _now()
     with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
+        abandoned = close_abandoned_runs(con, "nightly", "abandoned: the process ended without finishing "
+                                                         "(killed or power loss); this run resumes its work")
         run_id = start_run(con, "nightly")
         has_checkpoint = harvest_checkpoints(con) > 0
     report = NightlyReport(run_id=run_id, exit_code=EXIT_OK)
     counts = report.counts
+    if abandoned:
+        counts["abandoned_runs_closed"] = abandoned
     if since is None and days is not None and not has_checkpoint:
         since = datetime.now(UTC).date() - timedelta(days=days)
     counts["window"] = {"since": since.isoformat() if since else "checkpoint",
@@ -290,7 +302,10 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
             report.error += "\n" + traceback.format_exc(limit=8)
         log.info("nightly stage %s failed: %s", stage, exc)  # the CLI prints the one error line
 
+    current = {"stage": "start"}
+
     def timed(stage: str, fn: Any, *args: Any) -> Any:
+        current["stage"] = stage
         t0 = time.monotonic()
         try:
             return fn(*args)
@@ -340,8 +355,8 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
                 fail("digest", EXIT_DIGEST, exc)
     except KeyboardInterrupt as exc:
         interrupted = exc
-        fail("interrupted", 130, exc)
-        report.error = "interrupted"
+        fail(current["stage"], EXIT_INTERRUPTED, exc)
+        report.error = f"interrupted during {current['stage']} ({exc or 'SIGINT'})"
     except AisecRadarError as exc:
         fail(report.failed_stage or "store", exc.exit_code, exc)
     except Exception as exc:  # a bug: record it, so the run row does not stay 'running' forever

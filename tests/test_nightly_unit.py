@@ -132,3 +132,54 @@ def test_nightly_help_documents_exit_codes() -> None:
     for code in (0, 3, 4, 8):
         assert f"  {code}  " in r.output
     assert "another nightly run holds the lock" in r.output
+
+
+def _records(n: int) -> list[dict]:
+    """A hand-made corpus: enough records for several slow OAI pages."""
+    return [{"id": f"2601.{i:05d}", "version": 1, "title": f"Paper {i} on membership inference",
+             "abstract": "An abstract.", "authors": ["A. Author"], "categories": ["cs.CR"],
+             "primary_category": "cs.CR", "published": "2026-01-05", "updated": "2026-01-05"} for i in range(n)]
+
+
+def test_sigterm_closes_the_run_and_a_killed_run_is_closed_later(db_path: Path, tmp_path: Path) -> None:
+    """systemd stops a job with SIGTERM: the run row ends 'failed' (interrupted), exit 130. A run killed
+    with SIGKILL leaves a 'running' row; the next nightly (holding the lock) closes it as abandoned."""
+    import os
+    import signal
+    import time
+
+    from aisec_radar.crawler.standin import run_standin
+
+    with run_standin(_records(40), page_size=5, slow=0.5) as base:
+        cmd = [sys.executable, "-c", "from aisec_radar.cli import main; main()", "nightly", "--db", str(db_path),
+               "--base-url", base, "--digest-dir", str(tmp_path), "--quiet"]
+        env = {**os.environ, "AISEC_RADAR_CRAWL_DELAY": "0"}
+        for sig, code in ((signal.SIGTERM, jobs.EXIT_INTERRUPTED), (signal.SIGKILL, -signal.SIGKILL)):
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # wait until this process's crawl is under way
+                time.sleep(0.3)
+                try:
+                    with connect(db_path, read_only=True, timeout=1) as con:
+                        if con.execute("SELECT count(*) FROM runs WHERE kind = 'crawl' AND status = 'running'"
+                                       ).fetchone()[0] > 0:
+                            break
+                except Exception:  # noqa: BLE001 - the writer holds the file for a moment
+                    continue
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == code, err
+            with connect(db_path, read_only=True) as con:
+                run = last_runs(con, limit=1, kind="nightly")[0]
+            if sig == signal.SIGTERM:
+                assert run["status"] == "failed" and "interrupted during crawl" in run["error"], run
+                assert "nightly interrupted" in err
+            else:
+                assert run["status"] == "running"
+    s = Settings(db_path=str(db_path), oai_base_url="http://127.0.0.1:9/oai")
+    jobs.run_nightly(s, digest_dir=tmp_path)  # fails at once (nothing listens), but first closes the dead row
+    with connect(db_path, read_only=True) as con:
+        runs = last_runs(con, limit=2, kind="nightly")
+        assert con.execute("SELECT count(*) FROM runs WHERE kind = 'nightly' AND status = 'running'").fetchone()[0] == 0
+    assert runs[1]["status"] == "failed" and runs[1]["error"].startswith("abandoned")
+    assert runs[0]["counts"]["abandoned_runs_closed"] == 1

@@ -7,7 +7,15 @@ import sys
 import click
 
 from aisec_radar.cli.common import db_option, get_settings
-from aisec_radar.jobs import DEMO_DAYS, EXIT_CODES, NightlyReport, run_demo, run_nightly, with_base_url
+from aisec_radar.jobs import (
+    DEMO_DAYS,
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    NightlyReport,
+    run_demo,
+    run_nightly,
+    with_base_url,
+)
 
 _EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())
 
@@ -19,6 +27,17 @@ def _report(report: NightlyReport) -> None:
     click.echo(report.summary())
     if not report.ok:
         click.echo(f"error: {report.failed_stage}: {report.error}", err=True)
+
+
+def _sigterm_as_interrupt() -> None:
+    """systemd/cron stop a job with SIGTERM: turn it into KeyboardInterrupt so the run is recorded as
+    failed ('interrupted') and the lock released, instead of leaving a 'running' row behind."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _progress(flag: bool | None) -> bool:
@@ -46,9 +65,14 @@ def nightly_cmd(ctx: click.Context, db_path: str | None, days: int | None, since
     """Crawl new papers, classify new and stale ones, retrain when enough new labels arrived, write
     the digest. Meant for cron/systemd: one run record per call and an exit code per failure kind."""
     s = with_base_url(get_settings(ctx, db_path=db_path), base_url)
-    report = run_nightly(s, days=days, since=since.date() if since else None,
-                         until=until.date() if until else None, retrain=not no_retrain, digest=not no_digest,
-                         digest_dir=digest_dir, progress=_progress(progress))
+    _sigterm_as_interrupt()
+    try:
+        report = run_nightly(s, days=days, since=since.date() if since else None,
+                             until=until.date() if until else None, retrain=not no_retrain, digest=not no_digest,
+                             digest_dir=digest_dir, progress=_progress(progress))
+    except KeyboardInterrupt:
+        click.echo("error: nightly interrupted; the run is recorded as failed and the next run resumes", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     _report(report)
     ctx.exit(report.exit_code)
 

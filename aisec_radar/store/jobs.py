@@ -33,3 +33,14 @@ def curator_label_count(con: duckdb.DuckDBPyConnection) -> int:
 
 def harvest_checkpoints(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM harvest_state").fetchone()[0])
+
+
+def close_abandoned_runs(con: duckdb.DuckDBPyConnection, kind: str, error: str) -> int:
+    """Mark runs of ``kind`` still 'running' as failed. Only the holder of that kind's lock may call
+    this: with the lock held, no live process can own such a row (it died by SIGKILL or power loss)."""
+    rows = con.execute(
+        "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE kind = ? AND status = 'running' "
+        "RETURNING run_id",
+        [_now(), error, kind],
+    ).fetchall()
+    return len(rows)
