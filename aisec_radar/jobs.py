@@ -358,9 +358,9 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
         fail(current["stage"], EXIT_INTERRUPTED, exc)
         report.error = f"interrupted during {current['stage']} ({exc or 'SIGINT'})"
     except AisecRadarError as exc:
-        fail(report.failed_stage or "store", exc.exit_code, exc)
+        fail(report.failed_stage or current["stage"], exc.exit_code, exc)
     except Exception as exc:  # a bug: record it, so the run row does not stay 'running' forever
-        fail(report.failed_stage or "unexpected", EXIT_ERROR, exc)
+        fail(report.failed_stage or current["stage"], EXIT_ERROR, exc)
     counts["timings_s"] = dict(report.timings)
     counts["exit_code"] = report.exit_code
     try:
