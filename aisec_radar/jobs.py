@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aisec_radar.config import Settings
-from aisec_radar.errors import AisecRadarError, ClassifyError, CrawlError
+from aisec_radar.errors import AisecRadarError, CrawlError, DatabaseLocked
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.jobs import (
     close_abandoned_runs,
@@ -331,7 +331,9 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
         if report.failed_stage is None:
             try:
                 counts["classify"] = _jsonable(timed("classify", _stage_classify, settings, progress))
-            except ClassifyError as exc:
+            except AisecRadarError as exc:  # a model or taxonomy problem is a classify failure...
+                if isinstance(exc, DatabaseLocked):  # ...a busy database is not
+                    raise
                 fail("classify", EXIT_CLASSIFY, exc)
         # 3. retrain when enough new curator labels arrived, then re-classify with a promoted model
         if report.failed_stage is None and retrain:
@@ -342,11 +344,18 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
             else:
                 try:
                     counts["train"] = timed("train", _stage_train, settings, total, progress)
-                    if counts["train"]["status"] == "promoted":
-                        counts["reclassify"] = _jsonable(timed("reclassify", _stage_classify, settings, progress))
-                except (ClassifyError, AisecRadarError) as exc:
+                except AisecRadarError as exc:
+                    if isinstance(exc, DatabaseLocked):
+                        raise
                     counts["train"] = {"status": "failed"}
                     fail("train", EXIT_TRAIN, exc)
+                if counts["train"]["status"] == "promoted":
+                    try:
+                        counts["reclassify"] = _jsonable(timed("reclassify", _stage_classify, settings, progress))
+                    except AisecRadarError as exc:
+                        if isinstance(exc, DatabaseLocked):
+                            raise
+                        fail("classify", EXIT_CLASSIFY, exc)
         # 4. digest (also after a failed retrain: the predictions are there)
         if digest and report.failed_stage in (None, "train"):
             try:

@@ -82,7 +82,8 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict:
             raise ClassifyError("no labels")
         with transaction(settings.db_path) as con:
             jobs.set_state(con, jobs.RETRAIN_BASELINE_KEY, str(total))
-        return {"status": "not promoted", "model_version": "x", "reason": "gate"}
+        return {"status": "promoted" if calls.get("promote") else "not promoted", "model_version": "x",
+                "reason": "gate"}
 
     monkeypatch.setattr(jobs, "_stage_crawl", crawl)
     monkeypatch.setattr(jobs, "_stage_classify", classify)
@@ -118,12 +119,23 @@ def test_stage_failures_map_to_exit_codes(db_path: Path, tmp_path: Path, stubbed
     rep = jobs.run_nightly(s, digest_dir=tmp_path)  # the baseline moved: no retrain the night after
     assert rep.counts["train"]["status"] == "skipped" and stubbed["train"] == 2
 
+    # a promoted model re-classifies (papers predicted by the old model are stale now)
+    with transaction(db_path) as con:
+        for _ in range(3):
+            add_label(con, Label("2502.00004", ["not_relevant"], "dave"))
+    stubbed["promote"] = True
+    before = stubbed["classify"]
+    rep = jobs.run_nightly(s, digest_dir=tmp_path)
+    assert rep.exit_code == 0 and rep.counts["train"]["status"] == "promoted" and "reclassify" in rep.counts
+    assert stubbed["classify"] == before + 2
+
     with connect(db_path, read_only=True) as con:
         runs = last_runs(con, kind="nightly")
-    assert [r["counts"]["exit_code"] for r in reversed(runs)] == [0, 3, 4, 5, 0, 0]
-    assert [r["status"] for r in reversed(runs)] == ["ok", "failed", "failed", "failed", "ok", "ok"]
+    assert [r["counts"]["exit_code"] for r in reversed(runs)] == [0, 3, 4, 5, 0, 0, 0]
+    assert [r["status"] for r in reversed(runs)] == ["ok", "failed", "failed", "failed", "ok", "ok", "ok"]
     assert all(r["finished_at"] is not None for r in runs)
     assert "crawl: stand-in said 503" in runs[-2]["error"]
+    assert "classify: encoder broke" in runs[-3]["error"]
 
 
 def test_nightly_help_documents_exit_codes() -> None:
