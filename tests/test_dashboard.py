@@ -161,6 +161,13 @@ def test_papers_keyword_search_and_detail(filled):
     assert metric(at, "Papers matching") <= hits
     at.selectbox(key="p_sort").set_value("confidence").run()
     assert not at.exception
+    at.sidebar.multiselect(key="f_roles").set_value([]).run()
+    at.text_input(key="p_query").set_value("").run()
+    first_page = list(at.dataframe[0].value["arxiv_id"])
+    at.number_input(key="p_page").set_value(2).run()
+    assert not at.exception
+    second_page = list(at.dataframe[0].value["arxiv_id"])
+    assert second_page and not set(first_page) & set(second_page)
 
 
 def test_hostile_title_renders_inert(filled):
@@ -342,3 +349,16 @@ def test_unreadable_file_shows_a_message(tmp_path, monkeypatch):
     at = page("trends")
     assert not at.exception
     assert "Cannot read the database" in texts(at)
+
+
+def test_pages_release_the_file_for_the_nightly_writer(filled):
+    """After a page run the dashboard holds no handle: another process can open the file for writing."""
+    path, _ = filled
+    for name in ("trends", "papers", "taxonomy_page"):
+        at = page(name)
+        assert not at.exception
+        done = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+             "c.execute('CREATE TABLE IF NOT EXISTS _probe (x INT)'); c.close()", str(path)],
+            capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr

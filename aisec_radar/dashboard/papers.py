@@ -75,12 +75,16 @@ def render() -> None:
         total = len(df)
         st.metric("Most similar papers shown", f"{total:,}")
     else:
-        sort = st.selectbox("Sort by", list(common.queries.SORTS), key="p_sort")
+        c1, c2 = st.columns([3, 1])
+        sort = c1.selectbox("Sort by", list(common.queries.SORTS), key="p_sort")
         total = common.read(s, "count_papers", f, query)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page_no = int(c2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="p_page"))
         st.metric("Papers matching", f"{total:,}")
-        df = common.read(s, "search_papers", f, query, sort, limit=PAGE_SIZE)
+        df = common.read(s, "search_papers", f, query, sort, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         if total > PAGE_SIZE:
-            st.caption(f"Showing the first {PAGE_SIZE} by the chosen order; narrow the filters to see others.")
+            first = (page_no - 1) * PAGE_SIZE + 1
+            st.caption(f"Rows {first:,}–{min(total, first + PAGE_SIZE - 1):,} of {total:,} in the chosen order.")
     if df.empty:
         st.info("No paper matches. Clear a filter or change the search words.")
         return
@@ -103,6 +107,8 @@ def render() -> None:
     picked = st.selectbox("Open a paper", ids, index=ids.index(wanted) if wanted in ids else 0, key="p_pick",
                           format_func=lambda a: f"{a} — {(titles.get(a) or '')[:110]}")
     other = st.text_input("…or any arXiv id in the store", key="p_open_id").strip()
+    if not other and wanted and wanted not in ids:
+        other = str(wanted)  # a shared link (?paper=ID) opens that paper whatever the filters
     show_paper(s, tax, other or picked)
 
 
