@@ -125,8 +125,9 @@ def page_queries(page: str, f) -> list[tuple]:
 
     tax = load_taxonomy()
     return {
-        "trends": [("overview",), ("categories_seen",), ("count_with_taxonomy", f, list(tax.type_ids)),
-                   ("period_totals", f, "month"), ("trend_axis_counts", f, "month", tax.axis_map())],
+        "trends": [("overview",), ("categories_seen",),
+                   ("trend_bundle", f, "month", "axis", tax.axis_map(), list(tax.type_ids)),
+                   ("period_totals", f, "month")],
         "papers": [("overview",), ("categories_seen",), ("count_papers", f, ""),
                    ("search_papers", f, "", "newest", 200)],
         "review": [("overview",), ("review_remaining",), ("review_queue", 1)],

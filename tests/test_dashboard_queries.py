@@ -61,6 +61,13 @@ def test_dates_filters_and_keyword_escaping(small):
         assert len(by_conf) == 3 and by_conf["confidence"].is_monotonic_decreasing
         axes = queries.trend_axis_counts(con, f, "month", {"poisoning": "DM", "jailbreak": "DM"})
         assert axes["papers"].sum() == 2
+        amap = {"poisoning": "DM", "jailbreak": "DM", "model_extraction": "MM"}
+        b = queries.trend_bundle(con, f, "month", "axis", amap, ["poisoning", "jailbreak", "model_extraction"])
+        assert (b["matching"], b["in_taxonomy"]) == (3, 2)
+        assert list(b["series"]["axis"]) == ["DM", "DM"] and list(b["series"]["papers"]) == [1, 1]
+        assert queries.count_with_taxonomy(con, f, ["poisoning", "jailbreak"]) == (3, 2)
+        t = queries.trend_bundle(con, queries.Filters(listing="primary"), "week", "type", amap, ["poisoning"])
+        assert list(t["series"]["type"]) == ["poisoning"] and t["matching"] == 2
     with pytest.raises(ValueError):
         queries.Filters(provenance="nope")
 

@@ -52,22 +52,24 @@ def render() -> None:
                        format_func={"papers": "paper count", "share": "share of all crawled papers"}.get)
 
     amap = tax.axis_map(amap_name)
-    matching, in_tax = common.read(s, "count_with_taxonomy", f, list(tax.type_ids))
+    bundle = common.read(s, "trend_bundle", f, period, group, amap, list(tax.type_ids))
+    matching, in_tax = bundle["matching"], bundle["in_taxonomy"]
     totals = common.read(s, "period_totals", f, period)
     m1, m2, m3 = st.columns(3)
     m1.metric("Papers matching the filters", f"{matching:,}")
     m2.metric("…of them in the taxonomy", f"{in_tax:,}")
     m3.metric("Crawled papers in the window", f"{int(totals['papers'].sum()):,}")
 
+    df = bundle["series"].copy()
     if group == "axis":
-        df = common.read(s, "trend_axis_counts", f, period, amap)
         df["group"] = [f"{a} — {tax.axes.get(a, a)}" for a in df["axis"]]
     else:
-        df = common.read(s, "trend_type_counts", f, period, list(tax.type_ids))
         df["group"] = [common.type_name(tax, t) for t in df["type"]]
     if df.empty:
         st.info("No paper in the taxonomy matches these filters. Widen the date range or clear a filter.")
         return
+    df["period"] = df["period"].astype("datetime64[ns]")
+    totals = totals.assign(period=totals["period"].astype("datetime64[ns]"))
     df = df.merge(totals.rename(columns={"papers": "crawled"}), on="period", how="left")
     df["share"] = df["papers"] / df["crawled"].where(df["crawled"] > 0)
 

@@ -167,6 +167,39 @@ def trend_axis_counts(con: duckdb.DuckDBPyConnection, f: Filters, period: str, a
     ).df()
 
 
+def trend_bundle(con: duckdb.DuckDBPyConnection, f: Filters, period: str, group: str, axis_map: dict[str, str],
+                 type_ids: list[str]) -> dict[str, Any]:
+    """What the Trends page needs from labels, with one evaluation of the effective_labels view.
+
+    ``series``: papers per period and group (``group`` = "axis": a paper counts once per axis;
+    "type": once per type); ``matching``: papers under the filters; ``in_taxonomy``: of them with a type.
+    """
+    if group not in ("axis", "type"):
+        raise ValueError(f"group {group!r}; valid: axis, type")
+    where, params = _where(f)
+    types = list(axis_map) if group == "axis" else list(type_ids)
+    groups = [axis_map[t] for t in types] if group == "axis" else types
+    rows = con.execute(
+        f"WITH base AS MATERIALIZED (SELECT p.arxiv_id, {_period(period)} AS period, e.types {_BASE} "
+        f"WHERE {where}), "
+        "m AS (SELECT unnest(?::VARCHAR[]) AS type, unnest(?::VARCHAR[]) AS grp), "
+        "x AS (SELECT arxiv_id, period, unnest(types) AS t FROM base WHERE period IS NOT NULL) "
+        "SELECT 's' AS kind, period, m.grp, count(DISTINCT x.arxiv_id) FROM x JOIN m ON m.type = x.t GROUP BY ALL "
+        "UNION ALL SELECT 'n', NULL, NULL, count(*) FROM base "
+        "UNION ALL SELECT 't', NULL, NULL, count(*) FILTER (WHERE list_has_any(types, ?::VARCHAR[])) FROM base",
+        [*params, types, groups, list(type_ids)],
+    ).fetchall()
+    import pandas as pd
+
+    series = sorted((r[1], r[2], int(r[3])) for r in rows if r[0] == "s")
+    return {
+        "series": pd.DataFrame({"period": pd.to_datetime([r[0] for r in series]), group: [r[1] for r in series],
+                                "papers": [r[2] for r in series]}),
+        "matching": next(int(r[3]) for r in rows if r[0] == "n"),
+        "in_taxonomy": next(int(r[3]) for r in rows if r[0] == "t"),
+    }
+
+
 def period_totals(con: duckdb.DuckDBPyConnection, f: Filters, period: str):
     """All crawled papers per period under the paper-level filters: the denominator of the shares."""
     where, params = _where(f, labels=False)
