@@ -160,8 +160,18 @@ def _write_papers(con: duckdb.DuckDBPyConnection, rows: list[dict], insert: bool
             cols = ", ".join(_PAPER_COLS)
             con.execute(f"INSERT INTO papers ({cols}) SELECT {cols} FROM _upsert_rows")
         else:
-            sets = ", ".join(f"{c} = u.{c}" for c in _PAPER_COLS if c not in ("arxiv_id", "first_seen"))
-            con.execute(f"UPDATE papers SET {sets} FROM _upsert_rows u WHERE papers.arxiv_id = u.arxiv_id")
+            # DuckDB rewrites list columns row by row on UPDATE (2,500 rows: seconds); moving the rows
+            # out and back in with the new values is ~100x faster. `* REPLACE` keeps every other
+            # column, including ones later migrations add, as it was.
+            repl = ", ".join(f"u.{c} AS {c}" for c in _PAPER_COLS if c not in ("arxiv_id", "first_seen"))
+            con.execute("CREATE OR REPLACE TEMP TABLE _upsert_old AS SELECT * FROM papers "
+                        "WHERE arxiv_id IN (SELECT arxiv_id FROM _upsert_rows)")
+            try:
+                con.execute("DELETE FROM papers WHERE arxiv_id IN (SELECT arxiv_id FROM _upsert_rows)")
+                con.execute(f"INSERT INTO papers SELECT o.* REPLACE ({repl}) FROM _upsert_old o "
+                            "JOIN _upsert_rows u ON o.arxiv_id = u.arxiv_id")
+            finally:
+                con.execute("DROP TABLE IF EXISTS _upsert_old")
     finally:
         con.unregister("_upsert_rows")
 
