@@ -56,8 +56,8 @@ r = harvest(s, progress=False)
 dt = time.perf_counter() - t
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "busy_seconds": busy[0], "counts": r.counts, "maxrss_mb": r1.ru_maxrss / 1024,
-                  "settled_rss_mb": max(settled)}))
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "busy_seconds": busy[0], "counts": r.counts,
+                  "maxrss_mb": r1.ru_maxrss / 1024, "settled_rss_mb": max(settled)}))
 """
 
 _PARSE = r"""
