@@ -168,6 +168,10 @@ def test_papers_keyword_search_and_detail(filled):
     assert not at.exception
     second_page = list(at.dataframe[0].value["arxiv_id"])
     assert second_page and not set(first_page) & set(second_page)
+    at.number_input(key="p_page").set_value(9).run()
+    at.sidebar.selectbox(key="f_provenance").set_value("curated").run()  # fewer matches than page 9 needs
+    assert not at.exception and not at.warning
+    assert at.number_input(key="p_page").value == 1 and len(at.dataframe[0].value) > 0
 
 
 def test_hostile_title_renders_inert(filled):

@@ -57,6 +57,10 @@ def test_dates_filters_and_keyword_escaping(small):
         assert list(queries.search_papers(con, f, "", "newest")["arxiv_id"]) == [
             "2503.00003", "2502.00002", "2501.00001"]
         assert list(queries.search_papers(con, f, "", "oldest", limit=1, offset=1)["arxiv_id"]) == ["2502.00002"]
+        auto = queries.Filters(provenance="auto")
+        total, page = queries.search_page(con, auto, "", "newest", limit=2, offset=2)
+        assert total == 3 and list(page["arxiv_id"]) == ["2501.00001"]
+        assert queries.search_page(con, f, "jailbreaking", "title")[0] == 1
         by_conf = queries.search_papers(con, queries.Filters(provenance="auto"), "", "confidence")
         assert len(by_conf) == 3 and by_conf["confidence"].is_monotonic_decreasing
         axes = queries.trend_axis_counts(con, f, "month", {"poisoning": "DM", "jailbreak": "DM"})

@@ -77,11 +77,16 @@ def render() -> None:
     else:
         c1, c2 = st.columns([3, 1])
         sort = c1.selectbox("Sort by", list(common.queries.SORTS), key="p_sort")
-        total = common.read(s, "count_papers", f, query)
+        page_no = int(st.session_state.get("p_page") or 1)
+        total, df = common.read(s, "search_page", f, query, sort, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         pages = max(1, -(-total // PAGE_SIZE))
-        page_no = int(c2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="p_page"))
+        if page_no > pages:  # the filters shrank the result below the page shown: back to the last page
+            page_no = pages
+            st.session_state["p_page"] = pages
+            total, df = common.read(s, "search_page", f, query, sort, limit=PAGE_SIZE,
+                                    offset=(page_no - 1) * PAGE_SIZE)
+        c2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, key="p_page")
         st.metric("Papers matching", f"{total:,}")
-        df = common.read(s, "search_papers", f, query, sort, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         if total > PAGE_SIZE:
             first = (page_no - 1) * PAGE_SIZE + 1
             st.caption(f"Rows {first:,}–{min(total, first + PAGE_SIZE - 1):,} of {total:,} in the chosen order.")

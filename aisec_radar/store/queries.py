@@ -277,6 +277,30 @@ def search_papers(
     ).df()
 
 
+def search_page(
+    con: duckdb.DuckDBPyConnection, f: Filters, keyword: str = "", sort: str = "newest", limit: int = 200,
+    offset: int = 0,
+) -> tuple[int, Any]:
+    """(number of matches, one page of rows): the Papers table with its count from one pass over the view."""
+    if sort not in SORTS:
+        raise ValueError(f"sort {sort!r}; valid: {', '.join(SORTS)}")
+    labels = _needs_labels(f) or sort in ("confidence", "least confident")
+    if not labels:  # the count needs no view: two cheap queries beat one materialised set
+        return count_papers(con, f, keyword), search_papers(con, f, keyword, sort, limit, offset)
+    where, params = _where(f, labels=True)
+    kw, kw_params = _keyword(keyword)
+    df = con.execute(
+        f"WITH m AS MATERIALIZED (SELECT p.arxiv_id, {PAPER_DATE} AS d, e.confidence, p.title {_BASE} "
+        f"WHERE {where} AND {kw}), pick AS (SELECT * FROM m ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) "
+        f"SELECT {_LIST_COLS}, (SELECT count(*) FROM m) AS _total FROM pick JOIN papers p USING (arxiv_id) "
+        f"JOIN effective_labels e USING (arxiv_id) "
+        f"ORDER BY {', '.join('pick.' + c.strip() for c in SORTS[sort].split(','))}",
+        [*params, *kw_params, limit, offset],
+    ).df()
+    total = int(df["_total"].iloc[0]) if len(df) else (count_papers(con, f, keyword) if offset else 0)
+    return total, df.drop(columns=["_total"])
+
+
 def semantic_search(
     con: duckdb.DuckDBPyConnection, f: Filters, vector: list[float], model: str, limit: int = 50,
 ):
