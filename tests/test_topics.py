@@ -227,9 +227,14 @@ def test_cli_end_to_end(db_path, tmp_path) -> None:
     from aisec_radar.cli import app
 
     _build(db_path, np.random.default_rng(5), months=range(1, 4), model=encoder_model_key(Settings()))
-    run = lambda *args: CliRunner().invoke(app, [*args, "--db", str(db_path)], catch_exceptions=False)  # noqa: E731
+    cfg = tmp_path / "empty.toml"  # not ./aisec-radar.toml, whatever the working directory holds
+    cfg.write_text("")
+
+    def run(*args: str):
+        return CliRunner().invoke(app, ["--config", str(cfg), *args, "--db", str(db_path)], catch_exceptions=False)
+
     r = run("topics")
-    assert r.exit_code == 0 and "no discovery run yet" in r.output
+    assert r.exit_code == 0 and "no discovery run yet" in r.output, r.output
     r = run("topics", "discover", "--until", "2026-03-31", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
@@ -241,16 +246,17 @@ def test_cli_end_to_end(db_path, tmp_path) -> None:
     r = run("topics")
     assert big in r.output and "nearest" in r.output
     r = run("topics", "show", big)
-    assert r.exit_code == 0 and "run " in r.output
+    assert r.exit_code == 0 and "run " in r.output, r.output
     r = run("topics", "merge", second, "--into", "jailbreak", "--curator", "ana")
-    assert r.exit_code == 0 and "queued for review" in r.output
-    r = CliRunner().invoke(app, ["topics", "merge", second, "--into", "nope", "--db", str(db_path)])
+    assert r.exit_code == 0 and "queued for review" in r.output, r.output
+    r = CliRunner().invoke(app, ["--config", str(cfg), "topics", "merge", second, "--into", "nope",
+                                 "--db", str(db_path)])
     assert r.exit_code == 2 and "not a type" in r.output
-    r = CliRunner().invoke(app, ["topics", "dismiss", "T9999", "--db", str(db_path)])
+    r = CliRunner().invoke(app, ["--config", str(cfg), "topics", "dismiss", "T9999", "--db", str(db_path)])
     assert r.exit_code == 2 and "no topic candidate" in r.output
     yml = tmp_path / "v2.yaml"
     r = run("topics", "promote", big, "--name", "agent_hijacking", "--title", "Agent hijacking", "--out", str(yml))
-    assert r.exit_code == 0 and "2026.2" in r.output and yml.exists()
+    assert r.exit_code == 0 and "2026.2" in r.output and yml.exists(), r.output
     r = run("taxonomy", "show")
     assert "2026.1" in r.output and "2026.2" in r.output
     r = run("taxonomy", "diff", "2026.1", "2026.2")

@@ -208,12 +208,12 @@ def key_phrases(docs: list[str], labels: np.ndarray, n: int, max_background: int
             words = term.split()
             if len(set(words)) < len(words):
                 continue
-            if any(term in c2 or c2 in term for c2 in chosen):
-                # keep the longer phrase when one contains the other and it is frequent enough
-                longer = [c2 for c2 in chosen if term in c2]
-                if longer:
-                    continue
-                chosen = [c2 for c2 in chosen if c2 not in term]
+            # one phrase per idea: skip a phrase whose words a chosen one already has ("tool calls agent"
+            # after "agent tool calls"); a longer phrase replaces the shorter ones it contains
+            ws = set(words)
+            if any(ws <= set(c2.split()) for c2 in chosen):
+                continue
+            chosen = [c2 for c2 in chosen if not set(c2.split()) <= ws]
             chosen.append(term)
             if len(chosen) >= n:
                 break
