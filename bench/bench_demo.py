@@ -46,20 +46,20 @@ TINY = [
 ]
 
 
-def _classifier(explicit: str | None, tmp: Path) -> tuple[str | None, str]:
+def _classifier(explicit: str | None, tmp: Path, backend: str | None = None) -> tuple[str | None, str]:
     """(classifier_path override, note): explicit > setting/shipped > a tiny model trained now."""
     from aisec_radar.classify.model import shipped_model_dir
     from aisec_radar.config import load_settings
 
     if explicit:
         return explicit, f"classifier {explicit}"
-    if load_settings().classifier_path or shipped_model_dir().exists():
+    if not backend and (load_settings().classifier_path or shipped_model_dir().exists()):
         return None, "shipped/configured classifier"
     from aisec_radar.classify.builder import build_model
     from aisec_radar.classify.data import Example
     from aisec_radar.classify.encoder import encode_texts, paper_text
 
-    s = load_settings(overrides={"db_path": str(tmp / "model.duckdb")})
+    s = load_settings(overrides={"db_path": str(tmp / "model.duckdb"), "encoder_backend": backend})
     ex = [Example(id=f"t{i}", title=t, abstract="", label=lab, role=None, source="file")
           for i, (t, lab) in enumerate(TINY)]
     vecs = encode_texts(s, [paper_text(e.title) for e in ex])
@@ -96,7 +96,7 @@ def main() -> int:
         records = records[-args.limit:]
     load_s = time.monotonic() - t0
     tmp = tempfile.TemporaryDirectory()
-    classifier, model_note = _classifier(args.classifier_path, Path(tmp.name))
+    classifier, model_note = _classifier(args.classifier_path, Path(tmp.name), args.encoder_backend)
     db = args.db or Path(tmp.name) / "bench.duckdb"
     t1 = time.monotonic()
     cpu0 = time.process_time()
