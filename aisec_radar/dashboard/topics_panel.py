@@ -18,14 +18,15 @@ def _read(settings: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(con, *args, **kwargs)
 
 
-def _candidates(con: Any, show_all: bool) -> tuple[list[dict[str, Any]], int | None]:
+def _overview(con: Any, show_all: bool) -> tuple[list[dict[str, Any]], int | None, dict[str, Any]]:
+    """Candidates and versions in one short read (one connection open per page run, not three)."""
     from aisec_radar.store import topics as tst
 
     latest = tst.latest_topic_run(con)
     rows = tst.candidate_rows(con, statuses=None if show_all else ("open",))
     if not show_all:
         rows = [r for r in rows if r["last_run_id"] == latest]
-    return rows, latest
+    return rows, latest, _versions(con)
 
 
 def _detail(con: Any, topic_id: str) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def render(settings: Any) -> None:
 
     show_all = st.toggle("Show dismissed, merged and promoted candidates too", key="tp_all")
     try:
-        rows, latest = _read(settings, _candidates, show_all)
+        rows, latest, versions = _read(settings, _overview, show_all)
     except DatabaseLocked:
         st.info("The database is busy (a nightly run is writing); the candidates show again in a moment.")
         return
@@ -175,10 +176,7 @@ def render(settings: Any) -> None:
             _actions(settings, d["candidate"], last, _curator(settings))
 
     st.subheader("Taxonomy versions")
-    try:
-        v = _read(settings, _versions)
-    except (DatabaseLocked, StoreError):
-        return
+    v = versions
     if not v["versions"]:
         st.caption("Only the shipped taxonomy so far. New versions come from promoting a candidate or from "
                    "`aisec-radar taxonomy new-version CHANGES.yaml` (see docs/curator-guide.md).")
