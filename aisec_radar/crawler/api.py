@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aisec_radar.config import Settings
+from aisec_radar.crawler.oai import short_reason
 from aisec_radar.crawler.parsers import PageError, parse_atom_feed
 from aisec_radar.crawler.report import CrawlReport, Progress, commit_page, user_agent
 from aisec_radar.errors import CrawlError, InputError
@@ -75,7 +76,7 @@ def _make_client(settings: Settings, page_size: int = PAGE_SIZE) -> Any:
                     resp = self._session.get(url, headers={"user-agent": self.ua}, timeout=120)
                 except requests.RequestException as exc:
                     self._last_request_dt = datetime.now()
-                    problem = f"cannot reach arXiv at {self.base}: {type(exc).__name__}: {exc}"
+                    problem = f"cannot reach arXiv at {self.base}: {short_reason(exc)}"
                     log.warning("%s; retry %d/%d", problem, attempt + 1, self.num_retries)
                     continue
                 self._last_request_dt = datetime.now()

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from aisec_radar.config import Settings
 from aisec_radar.crawler.corpus import category_set
@@ -87,6 +88,21 @@ def _retry_after(value: bytes | str | None) -> float | None:
         return None
 
 
+def short_reason(exc: BaseException) -> str:
+    """A one-line, human reason for a network failure (aiohttp's texts carry object reprs)."""
+    name = type(exc).__name__
+    text = str(exc)
+    if "ConnectionRefused" in name or "Connect call failed" in text or "Connection refused" in text:
+        return "connection refused"
+    if "DNS" in name or "Name or service not known" in text or "nodename nor servname" in text:
+        return "host name not found"
+    if "Timeout" in name or "timed out" in text.lower():
+        return "timed out"
+    text = re.sub(r"\s*ssl:<[^>]*>", "", text)
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>", "", text)
+    return " ".join(f"{name}: {text}".split()) if text.strip() else name
+
+
 class PoliteRetryMiddleware:
     """Bounded retries with backoff; honours ``Retry-After`` on 503/429 (arXiv's flow control).
 
@@ -128,7 +144,7 @@ class PoliteRetryMiddleware:
 
         if isinstance(exception, IgnoreRequest):
             return None
-        return await self._retry(request, f"{type(exception).__name__}: {exception}", None)
+        return await self._retry(request, short_reason(exception), None)
 
 
 def _scrapy_settings(settings: Settings) -> dict[str, Any]:
@@ -207,11 +223,8 @@ def _make_spider_class() -> type:
 
         # -------------------------------------------------------------- callbacks
         def on_error(self, failure: Any) -> None:
-            exc = failure.value
-            reason = str(exc) or type(exc).__name__
-            host = urlsplit(self.base).netloc or self.base
             if self.state.error is None:
-                self.state.error = f"cannot reach arXiv at {self.base} ({host}): {type(exc).__name__}: {reason}"
+                self.state.error = f"cannot reach arXiv at {self.base}: {short_reason(failure.value)}"
 
         def parse_page(self, response: Any):
             try:
