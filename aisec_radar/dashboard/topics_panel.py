@@ -133,7 +133,7 @@ def render(settings: Any) -> None:
         st.info("The latest discovery run found no open candidates.")
     if rows:
         st.caption("AI-security papers no type explains, clustered over the last months. Growth = papers in the "
-                   "last month of the window vs the month before. Ids stay the same across nightly runs.")
+                   "last 30 days of the window vs the 30 days before. Ids stay the same across nightly runs.")
         table = pd.DataFrame([{
             "id": r["topic_id"], "status": r["status"], "papers": r["size"], "growth": r["growth"],
             "runs seen": r["runs_seen"], "nearest type": r["nearest_type"],

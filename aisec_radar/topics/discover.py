@@ -380,7 +380,11 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
         counts = {mo: 0 for mo in months}
         for i in idx:
             counts[month_key(pool[i].day)] = counts.get(month_key(pool[i].day), 0) + 1
-        last, prev = (counts[months[-1]], counts[months[-2]]) if len(months) >= 2 else (len(idx), 0)
+        # Growth over rolling 30-day periods ending at the window's end, not calendar months: the
+        # newest month is usually partial (a nightly run on the 3rd), which would read as a collapse.
+        ages = [(end - pool[i].day).days for i in idx]
+        last = sum(1 for a in ages if 0 <= a < 30)
+        prev = sum(1 for a in ages if 30 <= a < 60)
         growth = (last - prev) / max(prev, 1)
         type_sims: dict[str, float] = {}
         nearest, nearest_sim = None, None

@@ -25,7 +25,7 @@ CREATE TABLE topic_snapshots (                    -- one row per candidate per d
     window_end       DATE,
     size             INTEGER NOT NULL,
     monthly_counts   JSON,                        -- {"2026-01": 4, ...} over the window
-    growth           DOUBLE,                      -- last month vs the one before, relative
+    growth           DOUBLE,                      -- last 30 days vs the 30 before, relative
     key_phrases      VARCHAR[],
     nearest_type     VARCHAR,
     nearest_sim      DOUBLE,
