@@ -138,7 +138,7 @@ def test_trends_papers_review_in_chromium(server):
             page.get_by_role("link", name="Taxonomy").click()
             expect(page.get_by_role("heading", name="Emerging-topic candidates")).to_be_visible()
             page.wait_for_timeout(1000)
-            page.screenshot(path=str(shots / "taxonomy.png"))
+            page.screenshot(path=str(shots / "taxonomy-page.png"))
             page.get_by_role("link", name="Runs").click()
             expect(page.get_by_role("heading", name="Recent runs")).to_be_visible()
             page.wait_for_timeout(500)
@@ -148,5 +148,5 @@ def test_trends_papers_review_in_chromium(server):
     with connect(db, read_only=True) as con:
         rows = con.execute("SELECT arxiv_id, curator, source FROM labels WHERE source = 'dashboard'").fetchall()
     assert rows == [(HOSTILE_ID, "carol", "dashboard")]
-    for name in ("trends.png", "papers.png", "review.png", "taxonomy.png", "runs.png"):
+    for name in ("trends.png", "papers.png", "review.png", "taxonomy-page.png", "runs.png"):
         assert (shots / name).stat().st_size > 10_000
