@@ -414,3 +414,14 @@ def test_setwise_upsert_equals_one_by_one(tmp_path: Path) -> None:
         totals[db] = total
     assert totals[batch_db] == totals[single_db] == {"new": 4, "updated": 3, "unchanged": 2, "text_changed": 1}
     assert _snapshot(batch_db) == _snapshot(single_db)
+
+
+def test_harvest_runs_inside_a_running_event_loop(standin_settings: Settings) -> None:
+    """Callers with their own asyncio loop (a web app, a notebook) can harvest too: it moves to a thread."""
+    import asyncio
+
+    async def main() -> CrawlReport:
+        return harvest(standin_settings, progress=False)
+
+    report = asyncio.run(main())
+    assert report.counts["new"] > 0
