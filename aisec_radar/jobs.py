@@ -32,6 +32,7 @@ from aisec_radar.store.jobs import (
     curator_label_count,
     get_state,
     harvest_checkpoints,
+    prune_state,
     set_state,
 )
 from aisec_radar.store.runs import finish_run, start_run
@@ -236,6 +237,7 @@ def _digest_window(settings: Settings, run_start: datetime, day: date) -> dateti
         last_ok = get_state(con, LAST_OK_START_KEY)
         window = datetime.fromisoformat(last_ok) if last_ok else run_start
         set_state(con, key, window.isoformat())
+        prune_state(con, "digest_since:", _now() - timedelta(days=7))
     return window
 
 

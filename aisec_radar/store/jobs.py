@@ -44,3 +44,11 @@ def close_abandoned_runs(con: duckdb.DuckDBPyConnection, kind: str, error: str) 
         [_now(), error, kind],
     ).fetchall()
     return len(rows)
+
+
+def prune_state(con: duckdb.DuckDBPyConnection, prefix: str, older_than: datetime) -> int:
+    """Drop per-day keys (e.g. 'digest_since:2026-01-01') nobody will read again."""
+    rows = con.execute(
+        "DELETE FROM job_state WHERE starts_with(key, ?) AND updated_at < ? RETURNING key", [prefix, older_than]
+    ).fetchall()
+    return len(rows)
