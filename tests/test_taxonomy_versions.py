@@ -172,3 +172,35 @@ def test_duplicate_version_refused_and_nothing_stored(db_path) -> None:
         n = con.execute("SELECT count(*) FROM taxonomy_versions").fetchone()[0]
     assert n == 2
 
+
+
+def test_predictions_keep_their_version_and_trends_read_either(db_path) -> None:
+    """A prediction made under 2026.1 and one under the split version both count under either version."""
+    from aisec_radar.records import Prediction
+    from aisec_radar.store.predictions import save_predictions
+    from aisec_radar.taxonomy.migrate import counts_under
+
+    with transaction(db_path) as con:
+        upsert_papers(con, _papers(3))
+    create_version(db_path, SPLIT)
+
+    def pred(aid: str, version: str, labels: list[str]) -> Prediction:
+        return Prediction(arxiv_id=aid, model_version="m1", taxonomy_version=version, relevance="in_taxonomy",
+                          type_scores={labels[0]: 0.9}, labels=labels, role=None, modality=None, confidence=0.9,
+                          status="auto")
+
+    with transaction(db_path) as con:
+        save_predictions(con, [pred("2601.00000", "2026.1", ["jailbreak"]),
+                               pred("2601.00001", "2026.2", ["text_jailbreak"]),
+                               pred("2601.00002", "2026.2", ["poisoning"])])
+    migrate_labels(db_path, "2026.2")  # no labels: nothing to do, predictions untouched
+    with connect(db_path, read_only=True) as con:
+        kept = dict(con.execute("SELECT arxiv_id, taxonomy_version FROM predictions").fetchall())
+    assert kept == {"2601.00000": "2026.1", "2601.00001": "2026.2", "2601.00002": "2026.2"}
+    old = counts_under(db_path, "2026.1")
+    new = counts_under(db_path, "2026.2")
+    assert old["types"] == {"jailbreak": 2, "poisoning": 1} and old["undecided"] == {}
+    assert new["types"] == {"text_jailbreak": 1, "poisoning": 1}
+    assert new["undecided"] == {"text_jailbreak": 1, "multimodal_jailbreak": 1}  # the old prediction: a split
+    by_month = counts_under(db_path, "2026.1", by_month=True)
+    assert by_month["types"]["jailbreak"] == {"2026-01": 2}

@@ -272,5 +272,7 @@ def test_cli_end_to_end(db_path, tmp_path) -> None:
     assert dry["dry_run"] and dry["queued"] > 0 and dry["migrated"] > 0
     r = run("taxonomy", "migrate-labels", "--to", "2026.3", "--json")
     assert json.loads(r.output)["queued"] == dry["queued"]
+    r = run("taxonomy", "counts", "--under", "2026.3")
+    assert r.exit_code == 0 and "(undecided split/merge)" in r.output, r.output  # split labels not yet decided
     r = run("taxonomy", "diff", "2026.3", "2026.1")
     assert "split  jailbreak -> text_jailbreak, visual_jailbreak" in r.output

@@ -366,6 +366,29 @@ def tax_migrate(ctx: click.Context, to_version: str, from_version: str | None, d
                f"{rep.other_version} under unrelated versions left alone")
 
 
+@taxonomy_group.command("counts")
+@click.option("--under", "version", required=True, help="Taxonomy version to read every label and prediction in.")
+@click.option("--by-month", is_flag=True, help="Per type and month (the data behind a trend chart).")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@click.pass_context
+def tax_counts(ctx: click.Context, version: str, by_month: bool, as_json: bool, db_path: str | None) -> None:
+    """Papers per type under one version, translating decisions made under other versions."""
+    from aisec_radar.taxonomy.migrate import counts_under, register_file
+
+    s = get_settings(ctx, db_path=db_path)
+    register_file(s.db_path, s.taxonomy_path or None, timeout=s.lock_timeout)
+    out = counts_under(s.db_path, version, by_month=by_month, timeout=s.lock_timeout)
+    if as_json:
+        echo_json(out)
+        return
+    click.echo(f"taxonomy {version}: {out['papers']} classified or labelled paper(s)")
+    for t, n in sorted(out["types"].items()):
+        click.echo(f"  {t}: {n if not by_month else sum(n.values())}")
+    for t, n in sorted(out["undecided"].items()):
+        click.echo(f"  {t} (undecided split/merge): {n if not by_month else sum(n.values())}")
+
+
 @taxonomy_group.command("export")
 @click.argument("version")
 @click.argument("file", type=click.Path(dir_okay=False))

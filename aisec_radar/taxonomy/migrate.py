@@ -250,3 +250,34 @@ def types_under(db_path: str | Path, version: str, default_version: str | None =
         t, amb = translate(types, c[0], c[1])
         out[aid] = {"types": t, "ambiguous": amb, "made_under": v, "provenance": prov}
     return out
+
+
+def counts_under(db_path: str | Path, version: str, by_month: bool = False,
+                 timeout: float = 60.0) -> dict[str, Any]:
+    """Papers per type (optionally per month) with every decision read under ``version``.
+
+    The trend view of a taxonomy version: curated labels and predictions made under older or newer
+    versions are translated through the mappings; papers whose translation is ambiguous (a split
+    not yet decided, a merge read backwards) are counted under ``undecided`` per candidate type, so
+    nothing is silently assigned.
+    """
+    from aisec_radar.store import topics as tst
+
+    per = types_under(db_path, version, timeout=timeout)
+    months: dict[str, str] = {}
+    if by_month:
+        with connect(db_path, read_only=True, timeout=timeout) as con:
+            months = {p.arxiv_id: (f"{p.day.year:04d}-{p.day.month:02d}" if p.day else "unknown")
+                      for p in tst.load_pool(con, None, None)}
+    decided: dict[str, Any] = {}
+    undecided: dict[str, Any] = {}
+    for aid, v in per.items():
+        target = undecided if v["ambiguous"] else decided
+        for t in v["types"]:
+            if by_month:
+                m = months.get(aid, "unknown")
+                target.setdefault(t, {})
+                target[t][m] = target[t].get(m, 0) + 1
+            else:
+                target[t] = target.get(t, 0) + 1
+    return {"version": version, "papers": len(per), "types": decided, "undecided": undecided}
