@@ -137,7 +137,8 @@ def latex_text(text: str | None) -> str:
         parts = [s.replace("$", r"\$")]
     for i in range(0, len(parts), 2):
         parts[i] = re.sub(r"(?<!\\)_", r"\\_", parts[i])
-    return _balance_braces("$".join(parts))
+    # a trailing backslash would escape the field's closing brace
+    return _balance_braces("$".join(parts)).rstrip("\\").rstrip()
 
 
 def bibtex_entry(row: dict[str, Any], tax: Taxonomy | None = None, axis_map: str | None = None) -> str:

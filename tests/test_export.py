@@ -100,6 +100,7 @@ def test_latex_text_keeps_math_and_balances() -> None:
     assert latex_text("a_b $x_1$ & {c") == r"a\_b $x_1$ \& c"
     assert latex_text(r"already \& escaped") == r"already \& escaped"
     assert latex_text("price $5") == r"price \$5"
+    assert latex_text("ends with a backslash \\") == "ends with a backslash"
 
 
 def test_parquet_and_csv_match_store(store: Path, tmp_path: Path) -> None:
