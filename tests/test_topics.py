@@ -171,6 +171,12 @@ def test_curator_actions(db_path, settings, tmp_path) -> None:
     assert new_tax.axis_of("agent_hijacking") == tax.axis_of(fam.nearest_type)
     assert new_tax.type("agent_hijacking").cues  # key phrases became cues
     assert p.migrated_labels and p.migrated_labels > 0  # every label in force now carries 2026.2
+    with connect(db_path, read_only=True) as con:
+        from aisec_radar.store import queries
+
+        queued_ids = {q["arxiv_id"] for q in queries.review_queue(con, limit=1000)}
+    # the promoted members are in the dashboard's queue although their labels were migrated afterwards
+    assert {a for a, _ in fam.members} <= queued_ids and {a for a, _ in other.members} <= queued_ids
 
     with connect(db_path, read_only=True) as con:
         cands = {c["topic_id"]: c for c in st.list_candidates(con)}

@@ -12,6 +12,7 @@ The rules that keep labels safe:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +174,11 @@ def migrate_labels(db_path: str | Path, to_version: str, from_version: str | Non
                     add_label(con, Label(
                         arxiv_id=lab["arxiv_id"], types=types, curator=lab["curator"], role=lab["role"],
                         modality=lab["modality"], source=MIGRATION_SOURCE, taxonomy_version=to_version,
-                        note=f"migrated {version}->{to_version} from label {lab['label_id']} "
-                             f"({', '.join(lab['types'])}) by {migrated_by}"))
+                        # the decision's time, not the migration's: the new row still wins (higher id),
+                        # and "labelled since this review suggestion?" checks are not fooled by it
+                        created_at=lab["created_at"],
+                        note=f"migrated {version}->{to_version} on {date.today().isoformat()} from label "
+                             f"{lab['label_id']} ({', '.join(lab['types'])}) by {migrated_by}"))
                 rep.details.append({"arxiv_id": lab["arxiv_id"], "from": lab["types"], "to": types,
                                     "action": "migrated"})
                 continue
