@@ -189,3 +189,22 @@ def test_export_cli(store: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0 and (tmp_path / "f" / "poisoning.atom").exists()
     r = runner.invoke(app, ["export", "bibtex", str(tmp_path / "x.bib"), "--db", str(store), "--type", "nope"])
     assert r.exit_code == 2 and "unknown type 'nope'" in r.output
+
+
+@pytest.mark.slow
+def test_bibtex_and_atom_hold_for_every_corpus_title(corpus_path: Path) -> None:
+    """All 32k real titles and author lists: BibTeX parses back whole with unique keys, Atom parses."""
+    from aisec_radar.crawler.corpus import load_corpus
+    from aisec_radar.export import render_bibtex, render_feed
+
+    rows = [dict(arxiv_id=r.arxiv_id, title=r.title, authors=r.authors, published=r.published, updated=r.updated,
+                 primary_category=r.primary_category, doi=r.doi, types=["jailbreak"], paper_date=r.published,
+                 abstract=r.abstract, confidence=0.5, provenance="auto", prediction_status="auto", first_seen=None)
+            for r in load_corpus(corpus_path)]
+    lib = bibtexparser.parse_string(render_bibtex(rows))
+    assert not lib.failed_blocks
+    keys = {e.key: e.fields_dict["eprint"].value for e in lib.entries}
+    assert len(keys) == len(rows)
+    assert all(keys[bibtex_key(r)] == r["arxiv_id"] for r in rows)
+    root = ET.fromstring(render_feed(rows, "jailbreak", load_taxonomy()))
+    assert len(root.findall(A + "entry")) == len(rows)
