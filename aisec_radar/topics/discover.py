@@ -331,7 +331,14 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
     start, end = window_bounds(end, params.window_months)
     window = [p for p in papers if p.day is not None and start <= p.day <= end]
     pool = [p for p in window if in_pool(p, params.fit_threshold)]
-    proto_papers = [p for p in papers if typed(p, taxonomy, params.prototype_confidence)]
+    # the newest clearly-typed papers, at most max_prototype_papers per type (only their vectors are read)
+    per_type: dict[str, int] = {}
+    proto_papers = []
+    for p in sorted(papers, key=lambda p: (p.day or date.min), reverse=True):
+        t = typed(p, taxonomy, params.prototype_confidence)
+        if t is not None and per_type.get(t, 0) < params.max_prototype_papers:
+            per_type[t] = per_type.get(t, 0) + 1
+            proto_papers.append(p)
     secs["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
