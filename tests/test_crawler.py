@@ -425,3 +425,12 @@ def test_harvest_runs_inside_a_running_event_loop(standin_settings: Settings) ->
 
     report = asyncio.run(main())
     assert report.counts["new"] > 0
+
+
+def test_persistent_503_fails_the_run_after_bounded_retries(tmp_path: Path, corpus_slice_path: Path) -> None:
+    db = tmp_path / "503.duckdb"
+    with run_standin(corpus_slice_path, fail_every=1, retry_after=0) as base:
+        with pytest.raises(CrawlError, match="answered HTTP 503 .* after 2 retries"):
+            harvest(_settings(base, db, crawl_retries=2), progress=False)
+        assert base.server.stats.requests == 3  # the first try and two retries, then it stops
+    assert _ids(db) == set()
