@@ -76,6 +76,7 @@ def build(db: Path, corpus: Path, n: int) -> dict:
                                 list(tax.modalities))
         b.synthetic_labels(con, 50, tax.version)
         b.synthetic_embeddings(con, "all-MiniLM-L6-v2@torch", 384)
+        b.refresh_facts(con)  # as the nightly job does after classify
         for status in ("ok", "ok", "failed"):
             rid = start_run(con, "nightly")
             finish_run(con, rid, status, {"new": 100}, error="bench" if status == "failed" else None)

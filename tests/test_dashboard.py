@@ -366,3 +366,38 @@ def test_pages_release_the_file_for_the_nightly_writer(filled):
              "c.execute('CREATE TABLE IF NOT EXISTS _probe (x INT)'); c.close()", str(path)],
             capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
+
+
+def test_pages_agree_with_and_without_the_nightly_aggregates(filled, monkeypatch):
+    """With the pre-aggregated facts fresh the pages read them; every number shown stays the same."""
+    aggregates = pytest.importorskip("aisec_radar.store.aggregates")
+    from aisec_radar.store import transaction
+
+    path, _ = filled
+
+    def numbers() -> dict:
+        out = {}
+        at = page("trends")
+        at.sidebar.selectbox(key="f_provenance").set_value("auto").run()
+        out["trends"] = {m.label: m.value for m in at.metric}
+        out["series"] = at.dataframe[0].value.to_dict()
+        at = page("papers")
+        at.text_input(key="p_query").set_value("attack").run()
+        out["papers"] = (metric(at, "Papers matching"), list(at.dataframe[0].value["arxiv_id"]))
+        at = page("review")
+        out["review"] = metric(at, "Papers waiting for review")
+        return out
+
+    live = numbers()
+    with transaction(path) as con:
+        aggregates.refresh_aggregates(con)
+    with connect(path, read_only=True) as con:
+        assert aggregates.facts_fresh(con)
+
+    def live_only(*a, **k):
+        raise AssertionError("the live query ran although the facts are fresh")
+
+    from aisec_radar.store import queries
+    monkeypatch.setattr(queries, "trend_bundle", live_only)
+    monkeypatch.setattr(queries, "search_page", live_only)
+    assert numbers() == live

@@ -114,6 +114,15 @@ def synthetic_embeddings(con: duckdb.DuckDBPyConnection, model: str, dim: int) -
     return int(con.execute("SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchall()[0][0])
 
 
+def refresh_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """What the nightly job does after classify: the pre-aggregated facts the dashboard reads at scale."""
+    try:
+        from aisec_radar.store import aggregates
+    except ImportError:
+        return
+    aggregates.refresh_aggregates(con)
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
             for t in ("papers", "predictions", "labels", "embeddings")}
