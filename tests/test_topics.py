@@ -282,3 +282,12 @@ def test_cli_end_to_end(db_path, tmp_path) -> None:
     assert r.exit_code == 0 and "(undecided split/merge)" in r.output, r.output  # split labels not yet decided
     r = run("taxonomy", "diff", "2026.3", "2026.1")
     assert "split  jailbreak -> text_jailbreak, visual_jailbreak" in r.output
+
+
+def test_nightly_step_reports_instead_of_raising(db_path, settings) -> None:
+    from aisec_radar.topics import nightly_step
+
+    out = nightly_step(replace(settings, db_path=str(db_path.parent / "missing" / "x.duckdb")), load_taxonomy())
+    assert "error" in out and "does not exist" in out["error"]
+    out = nightly_step(settings, load_taxonomy())  # empty store: a run with an empty pool
+    assert out["pool"] == 0 and out["candidates"] == 0

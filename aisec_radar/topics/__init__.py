@@ -6,6 +6,7 @@ functions that need them.
 """
 
 from aisec_radar.topics.actions import dismiss, merge, promote, reopen
-from aisec_radar.topics.discover import DiscoveryParams, DiscoveryResult, discover_topics
+from aisec_radar.topics.discover import DiscoveryParams, DiscoveryResult, discover_topics, nightly_step
 
-__all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "dismiss", "merge", "promote", "reopen"]
+__all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "dismiss", "merge", "nightly_step", "promote",
+           "reopen"]

@@ -356,10 +356,11 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
         with transaction(db, timeout=timeout) as con:
             st.put_vectors(con, model, hashes, vecs)
         vectors.update({h: vecs[i] for i, h in enumerate(hashes)})
-    protos, enc_protos = type_prototypes(db, proto_papers, vectors, taxonomy, model,
-                                         encoder or _default_encoder(settings),
-                                         params, timeout)
-    encoded += enc_protos
+    protos: dict[str, np.ndarray] = {}
+    if len(pool) >= 2 * params.min_cluster_size:  # no candidates possible: no prototypes needed
+        protos, enc_protos = type_prototypes(db, proto_papers, vectors, taxonomy, model,
+                                             encoder or _default_encoder(settings), params, timeout)
+        encoded += enc_protos
     secs["vectors"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -446,4 +447,21 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
     return result
 
 
-__all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "in_pool", "OUT_OF_TAXONOMY"]
+def nightly_step(settings: Any, taxonomy: Taxonomy, params: DiscoveryParams | None = None) -> dict[str, Any]:
+    """One discovery run for the nightly job, after classify; returns counts for the run record.
+
+    Topic discovery is advisory: a failure here (no papers yet, a locked file, an encoder problem) must
+    not fail the night's crawl and classification, so it comes back as {"error": ...} instead of raising
+    (the error is logged too).
+    """
+    from aisec_radar.errors import AisecRadarError
+
+    try:
+        res = discover_topics(settings, taxonomy, params=params)
+    except (AisecRadarError, ValueError, OSError) as exc:
+        log.warning("topic discovery skipped: %s", exc)
+        return {"error": str(exc)}
+    return {**res.counts(), "run_id": res.run_id, "seconds": res.seconds.get("total")}
+
+
+__all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "in_pool", "nightly_step", "OUT_OF_TAXONOMY"]
