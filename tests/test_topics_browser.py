@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _shots_dir, _wait_ready
 from test_topics import MODEL, _build, _no_encoder
 
 from aisec_radar.config import Settings
@@ -29,6 +31,38 @@ from aisec_radar.topics import DiscoveryParams, discover_topics
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SECRET = "topic-curator-secret"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"dashboard exited early with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("dashboard did not become ready")
+
+
+def _shots_dir() -> Path:
+    d = Path(os.environ.get("AISEC_RADAR_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
+    if not d.is_absolute():
+        d = REPO / d
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 @pytest.fixture
