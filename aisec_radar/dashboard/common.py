@@ -104,10 +104,17 @@ def release_reads() -> None:
     _close_page_connection()
 
 
+LAST_RUN_S: dict[str, float] = {}  # page module -> seconds of its last script run (read by bench/)
+
+
 def run_page(render: Callable[[], None]) -> None:
     """What each page script calls: the page's render() inside one shared read connection."""
-    with page_connection():
-        render()
+    start = time.perf_counter()
+    try:
+        with page_connection():
+            render()
+    finally:
+        LAST_RUN_S[render.__module__.rsplit(".", 1)[-1]] = time.perf_counter() - start
 
 
 def _aggregates() -> Any:
