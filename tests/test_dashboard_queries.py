@@ -143,3 +143,15 @@ def test_dashboard_command_line_is_headless_and_local():
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.headless") + 1] == "true"
     assert cmd[cmd.index("--browser.gatherUsageStats") + 1] == "false"
+
+
+def test_config_file_reaches_the_app_through_argv():
+    from pathlib import Path
+
+    from aisec_radar.cli.dashboard import streamlit_command
+    from aisec_radar.dashboard.common import _config_file_arg
+
+    cmd = streamlit_command(Path("app.py"), "127.0.0.1", 8600, "my.toml")
+    script_args = cmd[cmd.index("--") :]
+    assert _config_file_arg(script_args) == str(Path("my.toml").resolve())
+    assert _config_file_arg(["app.py", "-q", "--config-file=x"]) is None  # pytest's own argv is not ours

@@ -46,7 +46,7 @@ def render() -> None:
         if last.get("counts"):
             cols = st.columns(min(6, len(last["counts"])))
             for i, (k, v) in enumerate(list(last["counts"].items())[:6]):
-                cols[i].metric(str(k), str(v))
+                cols[i].metric(md_escape(str(k)), str(v))
         df = pd.DataFrame([{
             "run": r["run_id"], "kind": r["kind"], "status": r["status"], "started (UTC)": r["started_at"],
             "finished (UTC)": r["finished_at"],
