@@ -401,3 +401,27 @@ def test_pages_agree_with_and_without_the_nightly_aggregates(filled, monkeypatch
     monkeypatch.setattr(queries, "trend_bundle", live_only)
     monkeypatch.setattr(queries, "search_page", live_only)
     assert numbers() == live
+
+
+def test_review_label_waits_for_another_session_reading(with_secret):
+    """Another browser session of the same server is mid-page (a read-only handle in this process):
+    DuckDB refuses a write connection with a different configuration; the label waits and lands."""
+    import threading
+    import time
+
+    path, _ = with_secret
+    at = sign_in(page("review"), CURATOR_SECRET)
+    opened = threading.Event()
+
+    def other_session() -> None:
+        with connect(path, read_only=True):
+            opened.set()
+            time.sleep(2)
+
+    t = threading.Thread(target=other_session)
+    t.start()
+    assert opened.wait(30)
+    at.button(key="r_accept").click().run()
+    t.join()
+    assert not at.exception
+    assert [r[0] for r in labels_in(path)] == [HOSTILE_ID]
