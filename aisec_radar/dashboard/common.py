@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import streamlit as st
 
 from aisec_radar.config import Settings, load_settings
@@ -202,6 +203,8 @@ def read(s: Settings, name: str, *args: Any, cache: bool = True, **kwargs: Any) 
     except StoreError as exc:
         if not _is_busy(exc):
             _store_problem(s, exc)
+    except duckdb.Error as exc:  # a damaged file or an unexpected schema: a message, not a traceback
+        _store_problem(s, exc)
     note = st.empty()
     note.info("Database busy (probably the nightly job is writing), retrying…")
     deadline = time.monotonic() + s.lock_timeout
@@ -222,9 +225,9 @@ def _store_problem(s: Settings, exc: Exception) -> None:
         st.warning(f"The database is busy (another process has been writing for over {s.lock_timeout:.0f}s). "
                    "Reload the page in a minute.")
     elif isinstance(exc, SchemaTooNew):
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
     else:
-        st.error(f"Cannot read the database: {exc}")
+        st.error(f"Cannot read the database: {md_escape(str(exc))}")
     st.stop()
     raise DashboardStop(str(exc))
 
