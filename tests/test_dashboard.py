@@ -425,3 +425,27 @@ def test_review_label_waits_for_another_session_reading(with_secret):
     t.join()
     assert not at.exception
     assert [r[0] for r in labels_in(path)] == [HOSTILE_ID]
+
+
+def test_trends_under_another_taxonomy_version(filled):
+    """After a split of jailbreak, Trends can count every decision under either version."""
+    from aisec_radar.taxonomy.migrate import create_version
+
+    path, _ = filled
+    at = page("trends")
+    assert not [w for w in at.selectbox if w.key == "t_version"]  # one version: no switch
+    split = [{"split": {"from": "jailbreak", "into": [
+        {"id": "text_jailbreak", "name": "Text jailbreak", "definition": "Jailbreaks by text."},
+        {"id": "multimodal_jailbreak", "name": "Multimodal jailbreak", "definition": "Through images."}]}}]
+    plan, _ = create_version(path, split, created_by="test", out_path=path.parent / "tax.yaml")
+    at = page("trends")
+    assert at.selectbox(key="t_version").options == ["2026.1", plan.version]
+    at.selectbox(key="t_version").set_value(plan.version)
+    at.toggle(key="t_version_show").set_value(True).run()
+    assert not at.exception, at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2
+    import re
+
+    undecided = re.search(r"([\d,]+) type assignments are undecided", texts(at))
+    assert undecided and int(undecided.group(1).replace(",", "")) > 0  # the split jailbreak papers

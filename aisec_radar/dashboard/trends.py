@@ -32,6 +32,54 @@ def _growth(df, totals, key: str, period: str):
     return out, last, prev
 
 
+@st.cache_data(ttl=common.CACHE_TTL, show_spinner="Reading every decision under that version…", max_entries=20)
+def _counts_under(db_path: str, data_version: tuple[float, float], version: str) -> dict:
+    from aisec_radar.taxonomy.migrate import counts_under
+
+    return counts_under(db_path, version, by_month=True)
+
+
+def _under_version(s, tax) -> None:
+    """Trends under another taxonomy version: every label and prediction translated through the mappings."""
+    import altair as alt
+    import pandas as pd
+
+    names = common.read(s, "taxonomy_version_names")
+    if len(names) < 2:
+        return
+    st.subheader("Under another taxonomy version")
+    c1, c2 = st.columns([3, 1])
+    version = c1.selectbox("Read every label and prediction under version", names, key="t_version",
+                           index=names.index(tax.version) if tax.version in names else len(names) - 1)
+    if not c2.toggle("Count", key="t_version_show",
+                     help="Translates every decision through the version mappings (takes a few seconds)"):
+        st.caption("Switch on to count the whole store under that version (the filters above do not apply).")
+        return
+    try:
+        data = _counts_under(s.db_path, common._data_version(s.db_path), version)
+    except Exception as exc:  # another area's translation: keep the page
+        st.warning(f"Cannot count under {common.md_escape(version)}: {common.md_escape(str(exc))}")
+        return
+    rows = [{"month": m, "type": t, "papers": n, "decided": True}
+            for t, per in data["types"].items() for m, n in per.items()]
+    rows += [{"month": m, "type": f"{t} (undecided)", "papers": n, "decided": False}
+             for t, per in data["undecided"].items() for m, n in per.items()]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        st.info("No classified or labelled paper to count.")
+        return
+    df = df[~df["type"].isin(["not_relevant", "other_aisec"]) & (df["month"] != "unknown")]
+    df["month"] = pd.to_datetime(df["month"] + "-01")
+    st.altair_chart(alt.Chart(df, title=f"Papers per type and month under taxonomy {version}").mark_bar().encode(
+        x=alt.X("month:T", title="month"), y=alt.Y("papers:Q", stack=True),
+        color=alt.Color("type:N", legend=alt.Legend(orient="bottom", columns=3)),
+        opacity=alt.condition("datum.decided", alt.value(1.0), alt.value(0.45)),
+        tooltip=["month:T", "type:N", "papers:Q"]).properties(height=320), width="stretch")
+    undecided = int(df.loc[~df["decided"], "papers"].sum())
+    st.caption(f"{data['papers']:,} papers; {undecided:,} type assignments are undecided (a split not yet "
+               "reviewed, or a merge read backwards) and drawn faded under each candidate type.")
+
+
 def render() -> None:
     import altair as alt
 
@@ -96,3 +144,4 @@ def render() -> None:
         st.subheader("Growth against the previous period")
         st.caption(f"Latest {period} {last:%Y-%m-%d} vs {prev:%Y-%m-%d}; the latest period may still be filling.")
         st.dataframe(growth, hide_index=True, width="stretch")
+    _under_version(s, tax)

@@ -473,3 +473,14 @@ def checkpoints_table(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, An
     from aisec_radar.store.runs import all_checkpoints
 
     return all_checkpoints(con)
+
+
+# --------------------------------------------------------------------------------------------- versions
+
+def taxonomy_version_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Taxonomy versions registered in the store, oldest first (none before the first registration)."""
+    has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'taxonomy_versions'"
+                      ).fetchall()[0][0]
+    if not has:
+        return []
+    return [r[0] for r in con.execute("SELECT version FROM taxonomy_versions ORDER BY created_at, version").fetchall()]
