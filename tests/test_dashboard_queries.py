@@ -91,6 +91,10 @@ def test_review_queue_order_labels_and_suggestions(small):
         save_predictions(con, [_pred("2501.00001", ["poisoning"], model="suggestion:split:x", prio=1.0)])
     with connect(small, read_only=True) as con:
         assert [q["arxiv_id"] for q in queries.review_queue(con, 5)] == ["2501.00001", "2502.00002"]
+        # the suggestion is not the classifier's: agreement still compares the label with model m2
+        agree = queries.agreement(con, ["poisoning", "jailbreak"]).set_index("type")
+        assert agree.loc["jailbreak", "predicted"] == 1 and agree.loc["poisoning", "predicted"] == 0
+        assert agree.loc["poisoning", "curated"] == 1 and queries.reviewed_pairs(con) == 1
     with transaction(small) as con:
         add_label(con, Label(arxiv_id="2501.00001", types=["poisoning"], curator="bob", source="dashboard",
                              created_at=datetime(2100, 1, 1)))

@@ -434,17 +434,25 @@ def type_summary(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
     ).df()
 
 
+# The classifier's latest prediction per paper; review suggestions (model_version 'suggestion:...',
+# written by topic merges and taxonomy splits) are not the classifier's and would skew its precision.
+_CLASSIFIER_CURRENT = (
+    "SELECT * FROM predictions WHERE NOT starts_with(model_version, 'suggestion:') "
+    "QUALIFY row_number() OVER (PARTITION BY arxiv_id ORDER BY created_at DESC, model_version DESC) = 1"
+)
+
+
 def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
     """Classifier vs curators on papers both have judged, per label id.
 
     ``predicted`` papers the classifier gave the label, ``agreed`` of those the curator kept it
     (precision estimate = agreed / predicted), ``curated`` papers curators gave it (recall estimate =
-    agreed / curated). Uses the latest prediction and the latest label of each paper.
+    agreed / curated). Uses the classifier's latest prediction and the latest label of each paper.
     """
     return con.execute(
         "WITH both_ AS (SELECT l.arxiv_id, l.types AS cur, "
         "CASE WHEN cp.relevance = 'in_taxonomy' THEN cp.labels ELSE [cp.relevance] END AS pred "
-        "FROM current_labels l JOIN current_predictions cp USING (arxiv_id)), "
+        f"FROM current_labels l JOIN ({_CLASSIFIER_CURRENT}) cp USING (arxiv_id)), "
         "t AS (SELECT unnest(?::VARCHAR[]) AS type) "
         "SELECT t.type, count(*) FILTER (WHERE list_contains(pred, t.type)) AS predicted, "
         "count(*) FILTER (WHERE list_contains(pred, t.type) AND list_contains(cur, t.type)) AS agreed, "
@@ -457,7 +465,7 @@ def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
 def reviewed_pairs(con: duckdb.DuckDBPyConnection) -> int:
     """Papers with both a curator label and a prediction (the base of the agreement table)."""
     return int(con.execute(
-        "SELECT count(*) FROM current_labels l JOIN current_predictions cp USING (arxiv_id)").fetchone()[0])
+        f"SELECT count(*) FROM current_labels l JOIN ({_CLASSIFIER_CURRENT}) cp USING (arxiv_id)").fetchall()[0][0])
 
 
 # --------------------------------------------------------------------------------------------- runs
