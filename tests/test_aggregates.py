@@ -59,6 +59,7 @@ def test_facts_queries_match_live(scale_db: Path) -> None:
     with connect(scale_db, read_only=True) as con:
         assert aggregates.facts_fresh(con)
         assert con.execute("SELECT count(*) FROM paper_facts").fetchone()[0] == 6000
+        assert aggregates.overview(con) == queries.overview(con)
         for f in _filters():
             assert aggregates.count_papers(con, f) == queries.count_papers(con, f)
             assert aggregates.count_papers(con, f, "attack model") == queries.count_papers(con, f, "attack model")

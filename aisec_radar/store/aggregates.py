@@ -171,6 +171,19 @@ def _period(period: str) -> str:
     return "x.month" if period == "month" else f"CAST(date_trunc('{period}', x.d) AS DATE)"
 
 
+def overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """As queries.overview; the first/last paper dates come from paper_facts.d (no regexp over ids)."""
+    if not facts_fresh(con):
+        return queries.overview(con)
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM predictions), "
+        "(SELECT count(DISTINCT arxiv_id) FROM labels), (SELECT min(d) FROM paper_facts), "
+        "(SELECT max(d) FROM paper_facts), (SELECT count(*) FROM survey_citations)"
+    ).fetchone()
+    return {"papers": int(row[0]), "predictions": int(row[1]), "labelled_papers": int(row[2]),
+            "first_date": row[3], "last_date": row[4], "survey_citations": int(row[5])}
+
+
 def period_totals(con: duckdb.DuckDBPyConnection, f: Filters, period: str):
     """As queries.period_totals, from paper_facts when fresh."""
     if not facts_fresh(con):
@@ -401,18 +414,21 @@ def semantic_search(con: duckdb.DuckDBPyConnection, f: Filters, vector: list[flo
     clusters = [r[0] for r in con.execute(
         "SELECT cluster FROM embedding_centroids WHERE model = ? "
         "ORDER BY list_inner_product(centroid, ?::FLOAT[]) DESC LIMIT ?", [model, vec, nprobe]).fetchall()]
-    in_list = ", ".join(str(int(c)) for c in clusters)  # integers we read back: a literal list lets zone maps prune
+    # One equality scan per cluster: DuckDB prunes row groups on `cluster = c` (zone maps) but treats
+    # `cluster IN (...)` as an optional filter and reads every row group.
+    probes = " UNION ALL ".join(
+        "SELECT content_hash, list_cosine_similarity(vector, q.v) AS similarity FROM embedding_ivf, q "
+        f"WHERE model = $model AND cluster = {int(c)}" for c in clusters)
     where, params = _where(f)
     df = con.execute(
-        f"WITH sim AS (SELECT content_hash, list_cosine_similarity(vector, ?::FLOAT[]) AS similarity "
-        f"FROM embedding_ivf WHERE model = ? AND cluster IN ({in_list})), {_x()}, "
+        f"WITH q AS (SELECT ?::FLOAT[] AS v), sim AS ({probes.replace('$model', '?')}), {_x()}, "
         f"top AS (SELECT {_LIST}, sim.similarity FROM x JOIN sim USING (content_hash) WHERE {where} "
         "ORDER BY sim.similarity DESC NULLS LAST, x.arxiv_id LIMIT ?) "
         "SELECT top.arxiv_id, top.title, top.d, top.primary_category, top.is_cross_list, "
         "array_to_string(top.types, ', ') AS types, top.role, top.modality, top.provenance, top.confidence, "
         "top.prediction_status AS status, top.arxiv_id IN (SELECT arxiv_id FROM survey_citations) AS cited, "
         "top.similarity FROM top ORDER BY top.similarity DESC NULLS LAST, top.arxiv_id",
-        [vec, model, *params, limit],
+        [vec, *([model] * len(clusters)), *params, limit],
     ).df()
     if len(df) < limit:
         return queries.semantic_search(con, f, vector, model, limit)
