@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aisec_radar.classify import training as T
-from aisec_radar.classify.cues import CueMatcher
+from aisec_radar.classify.cues import CueMatcher, bow_matrix, build_vocab
 from aisec_radar.classify.data import (
     Example,
     bundled_label_files,
@@ -31,7 +31,7 @@ from aisec_radar.classify.data import (
 )
 from aisec_radar.classify.encoder import encode_texts, encoder_model_key, paper_text
 from aisec_radar.classify.evaluate import score
-from aisec_radar.classify.model import ClassifierModel
+from aisec_radar.classify.model import ROLES, ClassifierModel
 from aisec_radar.records import content_hash
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.embeddings import get_embeddings, put_embeddings
@@ -165,6 +165,11 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
         rep = score(y, yhat, [True] * len(y), types)
         both = [(a, b) for a, b in zip(y, yhat, strict=False) if a in types and b in types]
         rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
+        if view == "full" and not np.isnan(oof.role_logits[rows]).all():
+            rr = [(k, i) for k, i in enumerate(rows) if es.examples[i].role in ROLES and y[k] != "not_relevant"]
+            if rr:
+                hit = [ROLES[int(np.nanargmax(oof.role_logits[i]))] == es.examples[i].role for _, i in rr]
+                rep["role_accuracy"] = round(float(np.mean(hit)), 4)
         rep.pop("review_share")
         rep.pop("auto_precision")
         metrics[name] = rep
@@ -193,15 +198,19 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
         if e.source == "pool":
             e.weight = cfg["pool_weight"]
     cm = CueMatcher(taxonomy)
-    cues = {"title": cm.features(cm.match([paper_text(e.title) for e in examples])),
-            "full": cm.features(cm.match([paper_text(e.title, e.abstract) for e in examples]))}
-    es = T.ExampleSet(examples, emb, cues)
+    m_title, t_title = cm.analyse([paper_text(e.title) for e in examples])
+    m_full, t_full = cm.analyse([paper_text(e.title, e.abstract) for e in examples])
+    cues = {"title": cm.features(m_title), "full": cm.features(m_full)}
+    vocab, idf = build_vocab(t_full, max_terms=int(cfg["bow_max_terms"])) if cfg["bow_scale"] > 0 else ([], np.zeros(0))
+    bow = {"title": bow_matrix(t_title, vocab, idf), "full": bow_matrix(t_full, vocab, idf)} if vocab else {}
+    es = T.ExampleSet(examples, emb, cues, bow, bow_scale=cfg["bow_scale"])
     types = taxonomy.type_ids
     n_eval = sum(1 for e in examples if e.source not in ("pool", "taxonomy"))
     heads = T.fit_heads(es, types, cfg)
     model = ClassifierModel(model_version="", taxonomy_version=taxonomy.version,
                             encoder_key=encoder_model_key(settings), types=types, cue_labels=tuple(cm.labels),
-                            cue_scale=cfg["cue_scale"], heads=heads)
+                            cue_scale=cfg["cue_scale"], heads=heads, vocab=tuple(vocab),
+                            idf=np.asarray(idf, np.float32), bow_scale=float(cfg["bow_scale"]) if vocab else 0.0)
     metrics: dict[str, Any] = {}
     if n_eval >= 2 * k:
         oof = T.cross_validate(es, types, cfg, k=k)

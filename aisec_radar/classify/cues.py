@@ -65,9 +65,10 @@ class CueMatcher:
                 continue
             self.matcher.add(label, list(self.nlp.pipe([c.lower() for c in cues])))
 
-    def match(self, texts: list[str]) -> list[dict[str, list[str]]]:
-        """Per text: label -> the distinct cue phrases found (as they appear in the text, lowercased)."""
-        out = []
+    def analyse(self, texts: list[str]) -> tuple[list[dict[str, list[str]]], list[list[str]]]:
+        """Per text: the cue matches (label -> distinct phrases as they appear, lowercased) and the
+        lemma terms (unigrams and bigrams of alphabetic lemmas) for the bag-of-words features."""
+        matches, terms = [], []
         for doc in self.nlp.pipe([t.lower() for t in texts], batch_size=256):
             found: dict[str, list[str]] = {}
             for match_id, start, end in self.matcher(doc):
@@ -76,8 +77,14 @@ class CueMatcher:
                 lst = found.setdefault(label, [])
                 if phrase not in lst:
                     lst.append(phrase)
-            out.append(found)
-        return out
+            matches.append(found)
+            lemmas = [t.lemma_ for t in doc if t.is_alpha and len(t.text) > 1 and not t.is_stop]
+            terms.append(lemmas + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)])
+        return matches, terms
+
+    def match(self, texts: list[str]) -> list[dict[str, list[str]]]:
+        """Per text: label -> the distinct cue phrases found (as they appear in the text, lowercased)."""
+        return self.analyse(texts)[0]
 
     def features(self, matches: list[dict[str, list[str]]]) -> np.ndarray:
         """log1p(number of distinct cues matched) per label: bounded, so one cue-heavy text cannot dominate."""
@@ -87,3 +94,32 @@ class CueMatcher:
                 if label in m:
                     x[i, j] = np.log1p(len(m[label]))
         return x
+
+
+def build_vocab(term_lists: list[list[str]], min_df: int = 3, max_terms: int = 4000) -> tuple[list[str], np.ndarray]:
+    """Vocabulary (most frequent terms by document frequency, ties by name) and smoothed idf."""
+    df: dict[str, int] = {}
+    for terms in term_lists:
+        for t in set(terms):
+            df[t] = df.get(t, 0) + 1
+    kept = sorted((t for t, n in df.items() if n >= min_df), key=lambda t: (-df[t], t))[:max_terms]
+    kept.sort()
+    n = len(term_lists)
+    idf = np.array([np.log((1 + n) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
+    return kept, idf
+
+
+def bow_matrix(term_lists: list[list[str]], vocab: list[str] | tuple[str, ...], idf: np.ndarray) -> np.ndarray:
+    """Sublinear tf-idf rows, L2-normalised (the usual text-classification weighting)."""
+    index = {t: j for j, t in enumerate(vocab)}
+    x = np.zeros((len(term_lists), len(vocab)), dtype=np.float32)
+    for i, terms in enumerate(term_lists):
+        counts: dict[int, int] = {}
+        for t in terms:
+            j = index.get(t)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        for j, c in counts.items():
+            x[i, j] = (1.0 + np.log(c)) * idf[j]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)

@@ -63,10 +63,18 @@ class ClassifierModel:
     # calibration[view][label] = [[confidence, correct], ...] out-of-fold, for per-class thresholds
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # vecs (float16), ids, titles, labels
     meta: dict[str, Any] = field(default_factory=dict)
+    vocab: tuple[str, ...] = ()  # bag-of-words terms (lemma unigrams/bigrams); empty = no such features
+    idf: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    bow_scale: float = 0.0
 
     # ---------- features ----------
-    def features(self, emb: np.ndarray, cue_feats: np.ndarray) -> np.ndarray:
-        return np.hstack([emb.astype(np.float32), cue_feats.astype(np.float32) * self.cue_scale])
+    def features(self, emb: np.ndarray, cue_feats: np.ndarray, terms: list[list[str]] | None = None) -> np.ndarray:
+        parts = [emb.astype(np.float32), cue_feats.astype(np.float32) * self.cue_scale]
+        if self.vocab and self.bow_scale > 0:
+            from aisec_radar.classify.cues import bow_matrix
+
+            parts.append(bow_matrix(terms or [[] for _ in range(len(emb))], self.vocab, self.idf) * self.bow_scale)
+        return np.hstack(parts)
 
     def head(self, name: str, view: str) -> LinearHead:
         return self.heads.get(f"{name}_{view}") or self.heads[f"{name}_full"]
@@ -123,11 +131,13 @@ class ClassifierModel:
             heads_meta[name] = {"classes": list(h.classes), "temperature": float(h.temperature)}
         for k, v in self.neighbours.items():
             arrays[f"nb.{k}"] = v
+        arrays["bow.idf"] = self.idf.astype(np.float32)
         np.savez_compressed(folder / "weights.npz", **arrays)
         meta = dict(self.meta)
         meta.update({"format": 1, "model_version": self.model_version, "taxonomy_version": self.taxonomy_version,
                      "encoder_key": self.encoder_key, "types": list(self.types), "cue_labels": list(self.cue_labels),
-                     "cue_scale": self.cue_scale, "heads": heads_meta, "calibration": self.calibration})
+                     "cue_scale": self.cue_scale, "heads": heads_meta, "calibration": self.calibration,
+                     "vocab": list(self.vocab), "bow_scale": self.bow_scale})
         (folder / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
         return folder
 
@@ -146,12 +156,13 @@ class ClassifierModel:
                                      temperature=float(hm["temperature"]))
         nb = {k[3:]: v for k, v in arrays.items() if k.startswith("nb.")}
         known = {"heads", "calibration", "types", "cue_labels", "cue_scale", "model_version", "taxonomy_version",
-                 "encoder_key"}
+                 "encoder_key", "vocab", "bow_scale"}
         return cls(model_version=meta["model_version"], taxonomy_version=meta["taxonomy_version"],
                    encoder_key=meta["encoder_key"], types=tuple(meta["types"]),
                    cue_labels=tuple(meta["cue_labels"]), cue_scale=float(meta["cue_scale"]), heads=heads,
                    calibration=meta.get("calibration", {}), neighbours=nb,
-                   meta={k: v for k, v in meta.items() if k not in known})
+                   meta={k: v for k, v in meta.items() if k not in known}, vocab=tuple(meta.get("vocab", ())),
+                   idf=arrays.get("bow.idf", np.zeros(0, np.float32)), bow_scale=float(meta.get("bow_scale", 0.0)))
 
 
 def choose_threshold(pairs: np.ndarray, target: float, min_support: int = 3) -> float:

@@ -106,8 +106,8 @@ class Predictor:
 
     def probabilities(self, emb: np.ndarray, texts: list[str], has_abstract: np.ndarray
                       ) -> tuple[dict[str, np.ndarray], list[dict[str, list[str]]]]:
-        matches = self.cues.match(texts)
-        x = self.model.features(emb, self.cues.features(matches))
+        matches, terms = self.cues.analyse(texts)
+        x = self.model.features(emb, self.cues.features(matches), terms)
         return self.model.predict_proba(x, has_abstract), matches
 
     def _neighbours(self, vec: np.ndarray, k: int = 3, exclude: str | None = None) -> list[dict]:

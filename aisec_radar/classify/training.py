@@ -22,6 +22,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "C_type": 4.0,
     "C_role": 1.0,
     "cue_scale": 1.0,
+    "bow_scale": 1.0,  # tf-idf of title/abstract lemmas (0 = embedding + cues only)
+    "bow_max_terms": 4000,
     "pool_weight": 0.3,  # pseudo-negatives from the corpus: ~9% of them are in fact relevant
     "cross_view_weight": 0.5,  # rows of the other view in a view's head
     "title_only_in_full": True,  # titles-only examples also train the full-view heads
@@ -35,21 +37,28 @@ class ExampleSet:
     examples: list[Example]
     emb: dict[str, np.ndarray]  # view -> (n, d)
     cues: dict[str, np.ndarray]  # view -> (n, k)
+    bow: dict[str, np.ndarray] = field(default_factory=dict)  # view -> (n, vocab) tf-idf
     meta: dict[str, Any] = field(default_factory=dict)
+    bow_scale: float = 1.0
 
     def subset(self, idx: np.ndarray) -> ExampleSet:
         return ExampleSet([self.examples[i] for i in idx], {v: e[idx] for v, e in self.emb.items()},
-                          {v: c[idx] for v, c in self.cues.items()}, self.meta)
+                          {v: c[idx] for v, c in self.cues.items()}, {v: b[idx] for v, b in self.bow.items()},
+                          self.meta, self.bow_scale)
 
     def features(self, view: str, cue_scale: float) -> np.ndarray:
-        return np.hstack([self.emb[view], self.cues[view] * cue_scale]).astype(np.float32)
+        parts = [self.emb[view], self.cues[view] * cue_scale]
+        if view in self.bow and self.bow_scale > 0:
+            parts.append(self.bow[view] * self.bow_scale)
+        return np.hstack(parts).astype(np.float32)
 
 
 def relevance_of(label: str) -> str:
     return label if label in ("other_aisec", "not_relevant") else "in_taxonomy"
 
 
-def fit_lr(X: np.ndarray, y: list[str], w: np.ndarray, classes: tuple[str, ...], C: float, seed: int) -> LinearHead:
+def fit_lr(X: np.ndarray, y: list[str], w: np.ndarray, classes: tuple[str, ...], C: float, seed: int,
+           n_std: int | None = None) -> LinearHead:
     """Multinomial logistic regression as a LinearHead; classes missing from y get a very low bias."""
     from sklearn.linear_model import LogisticRegression
 
@@ -59,11 +68,18 @@ def fit_lr(X: np.ndarray, y: list[str], w: np.ndarray, classes: tuple[str, ...],
     if len(present) == 1:
         b[classes.index(present[0])] = 0.0
         return LinearHead(classes, W, b)
-    lr = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+    # Standardise for fast, well-conditioned lbfgs; fold the scaling back into W and b afterwards.
+    # Only the first n_std (dense) columns are scaled: scaling sparse tf-idf columns would blow rare terms up.
+    mu = X.mean(axis=0)
+    sd = X.std(axis=0) + 1e-3
+    if n_std is not None:
+        sd[n_std:] = 1.0
+    lr = LogisticRegression(C=C, max_iter=500, tol=1e-3, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lr.fit(X, y, sample_weight=w)
-    coef, inter = lr.coef_, lr.intercept_
+        lr.fit((X - mu) / sd, y, sample_weight=w)
+    coef = lr.coef_ / sd
+    inter = lr.intercept_ - coef @ mu
     if len(lr.classes_) == 2:  # sklearn stores one row for two classes
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         inter = np.array([-inter[0] / 2, inter[0] / 2])
@@ -118,22 +134,23 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float,
 def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> dict[str, LinearHead]:
     cs = cfg["cue_scale"]
     heads: dict[str, LinearHead] = {}
+    nd = es.emb["full"].shape[1] + es.cues["full"].shape[1]
     rcw = cfg["relevance_class_weight"]
     for view in VIEWS:
         X, idx, w = _rows(es, view, cfg, cs, lambda e: True)
         y = [relevance_of(es.examples[i].label) for i in idx]
         w = w * np.array([rcw.get(lab, 1.0) for lab in y], dtype=np.float32)
-        heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"])
+        heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"], nd)
         X, idx, w = _rows(es, view, cfg, cs, lambda e: e.label in types)
         y = [es.examples[i].label for i in idx]
         # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
         counts = {t: y.count(t) for t in set(y)}
         cw = np.array([len(y) / (len(counts) * counts[lab]) for lab in y], dtype=np.float32) ** 0.5
-        heads[f"type_{view}"] = fit_lr(X, y, w * cw, types, cfg["C_type"], cfg["seed"])
+        heads[f"type_{view}"] = fit_lr(X, y, w * cw, types, cfg["C_type"], cfg["seed"], nd)
     X, idx, w = _rows(es, "full", cfg, cs, lambda e: e.label != "not_relevant" and e.role in ROLES)
     y = [es.examples[i].role for i in idx]
     if idx:
-        heads["role"] = fit_lr(X, y, w, ROLES, cfg["C_role"], cfg["seed"])
+        heads["role"] = fit_lr(X, y, w, ROLES, cfg["C_role"], cfg["seed"], nd)
     return heads
 
 
