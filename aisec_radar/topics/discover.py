@@ -45,6 +45,9 @@ DOMAIN_STOP = {
 }
 
 
+NGRAM_BOOST = 2.0  # weight of multi-word phrases relative to single words in the key phrases
+
+
 @dataclass
 class DiscoveryParams:
     """Knobs of one discovery run; defaults suit a nightly run over the stream."""
@@ -197,6 +200,10 @@ def key_phrases(docs: list[str], labels: np.ndarray, n: int, max_background: int
     avg_words = m.sum(axis=1).mean()
     idf = np.log(1.0 + avg_words / np.maximum(m.sum(axis=0), 1.0))
     scores = tf * idf
+    # multi-word phrases name a topic better than single words but are rarer, so their raw weight is
+    # lower; a fixed boost lets "agentic browsers" win over "web" when both describe the cluster
+    n_words = np.asarray([len(str(t).split()) for t in terms])
+    scores = scores * np.where(n_words > 1, NGRAM_BOOST, 1.0)
     out: dict[int, list[str]] = {}
     for i, c in enumerate(clusters):
         order = np.argsort(-scores[i])[: n * 6]
