@@ -77,6 +77,8 @@ def test_facts_queries_match_live(scale_db: Path) -> None:
                       queries.search_papers(con, f, kw, "newest", limit=20))
                 assert aggregates.count_papers(con, f, kw) == queries.count_papers(con, f, kw)
         _same(aggregates.type_summary(con, list(tax.label_ids)), queries.type_summary(con, list(tax.label_ids)))
+        _same(aggregates.agreement(con, list(tax.label_ids)), queries.agreement(con, list(tax.label_ids)))
+        assert aggregates.reviewed_pairs(con) == queries.reviewed_pairs(con) > 0
         assert aggregates.review_remaining(con) == queries.review_remaining(con) > 0
         live = queries.review_queue(con, 15, ())
         assert aggregates.review_queue(con, 15, ()) == live

@@ -258,16 +258,54 @@ def search_papers(con: duckdb.DuckDBPyConnection, f: Filters, keyword: str = "",
 
 
 def type_summary(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
-    """As queries.type_summary, from paper_facts when fresh."""
+    """As queries.type_summary, from paper_facts when fresh: papers are grouped by their (few distinct)
+    type lists before unnesting, so the work is one grouping pass over the facts."""
     if not facts_fresh(con):
         return queries.type_summary(con, label_ids)
     return con.execute(
-        f"WITH {_x()}, y AS (SELECT unnest(types) AS type, provenance FROM x WHERE types IS NOT NULL) "
-        "SELECT type, count(*) AS papers, count(*) FILTER (WHERE provenance = 'curated') AS curated, "
-        "count(*) FILTER (WHERE provenance = 'auto') AS auto FROM y WHERE list_contains(?::VARCHAR[], type) "
-        "GROUP BY type ORDER BY papers DESC, type",
+        "WITH cl AS (SELECT arxiv_id, types FROM current_labels), "
+        "g AS (SELECT f.pred_types AS types, 'auto' AS provenance, count(*) AS n FROM paper_facts f "
+        "WHERE f.has_prediction AND f.arxiv_id NOT IN (SELECT arxiv_id FROM cl) GROUP BY ALL "
+        "UNION ALL SELECT l.types, 'curated', count(*) FROM cl l JOIN paper_facts f USING (arxiv_id) GROUP BY ALL), "
+        "y AS (SELECT unnest(types) AS type, provenance, n FROM g WHERE types IS NOT NULL) "
+        "SELECT type, CAST(sum(n) AS BIGINT) AS papers, "
+        "CAST(coalesce(sum(n) FILTER (WHERE provenance = 'curated'), 0) AS BIGINT) AS curated, "
+        "CAST(coalesce(sum(n) FILTER (WHERE provenance = 'auto'), 0) AS BIGINT) AS auto "
+        "FROM y WHERE list_contains(?::VARCHAR[], type) GROUP BY type ORDER BY papers DESC, type",
         [list(label_ids)],
     ).df()
+
+
+# The classifier's latest prediction for labelled papers only: the same rows as
+# queries._CLASSIFIER_CURRENT joined to current_labels, but the window runs over the ~1% of
+# predictions whose paper has a label instead of over all of them. Needs no facts.
+_LABELLED_CLASSIFIER_CURRENT = (
+    "SELECT * FROM predictions WHERE NOT starts_with(model_version, 'suggestion:') "
+    "AND arxiv_id IN (SELECT DISTINCT arxiv_id FROM labels) "
+    "QUALIFY row_number() OVER (PARTITION BY arxiv_id ORDER BY created_at DESC, model_version DESC) = 1"
+)
+
+
+def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
+    """As queries.agreement (classifier vs curators per label id), windowing only labelled papers' predictions."""
+    return con.execute(
+        "WITH both_ AS (SELECT l.arxiv_id, l.types AS cur, "
+        "CASE WHEN cp.relevance = 'in_taxonomy' THEN cp.labels ELSE [cp.relevance] END AS pred "
+        f"FROM current_labels l JOIN ({_LABELLED_CLASSIFIER_CURRENT}) cp USING (arxiv_id)), "
+        "t AS (SELECT unnest(?::VARCHAR[]) AS type) "
+        "SELECT t.type, count(*) FILTER (WHERE list_contains(pred, t.type)) AS predicted, "
+        "count(*) FILTER (WHERE list_contains(pred, t.type) AND list_contains(cur, t.type)) AS agreed, "
+        "count(*) FILTER (WHERE list_contains(cur, t.type)) AS curated "
+        "FROM t CROSS JOIN both_ GROUP BY t.type ORDER BY t.type",
+        [list(label_ids)],
+    ).df()
+
+
+def reviewed_pairs(con: duckdb.DuckDBPyConnection) -> int:
+    """As queries.reviewed_pairs, windowing only labelled papers' predictions."""
+    return int(con.execute(
+        f"SELECT count(*) FROM current_labels l JOIN ({_LABELLED_CLASSIFIER_CURRENT}) cp USING (arxiv_id)"
+    ).fetchall()[0][0])
 
 
 _QUEUE = (
