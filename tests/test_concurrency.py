@@ -40,20 +40,30 @@ def _curate(path: str, who: int) -> None:
 
 
 @pytest.mark.slow
+def _read(path: str, stop: mp.Event) -> None:
+    """A dashboard-like reader: opens, counts, closes, again and again."""
+    while not stop.is_set():
+        with connect(path, read_only=True, timeout=120) as con:
+            con.execute("SELECT count(*) FROM labels").fetchone()
+
+
 def test_writer_and_curators_lose_no_label(db_path: Path) -> None:
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     writer = ctx.Process(target=_ingest, args=(str(db_path), 40, stop))
     curators = [ctx.Process(target=_curate, args=(str(db_path), w)) for w in range(N_CURATORS)]
+    reader = ctx.Process(target=_read, args=(str(db_path), stop))
     writer.start()
+    reader.start()
     for c in curators:
         c.start()
     for c in curators:
         c.join(timeout=600)
     stop.set()
     writer.join(timeout=600)
+    reader.join(timeout=600)
     assert all(c.exitcode == 0 for c in curators), [c.exitcode for c in curators]
-    assert writer.exitcode == 0
+    assert writer.exitcode == 0 and reader.exitcode == 0
     with connect(db_path, read_only=True) as con:
         n_labels, n_distinct = con.execute("SELECT count(*), count(DISTINCT note) FROM labels").fetchone()
         n_papers = con.execute("SELECT count(*) FROM papers").fetchone()[0]

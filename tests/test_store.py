@@ -137,3 +137,40 @@ def test_label_json_round_trip_and_import_is_idempotent(db_path: Path, tmp_path:
     assert [(lab.arxiv_id, lab.types, lab.curator, lab.note, lab.created_at) for lab in rebuilt] == [
         (lab.arxiv_id, lab.types, lab.curator, lab.note, lab.created_at) for lab in history
     ]
+
+
+def test_nested_write_inside_open_connection_is_refused_at_once(db_path: Path) -> None:
+    """Our file lock would otherwise wait for itself until the timeout."""
+    from aisec_radar.errors import StoreError
+
+    with connect(db_path, read_only=True):
+        with pytest.raises(StoreError, match="nested write connection"):
+            with transaction(db_path, timeout=30):
+                pass
+        with connect(db_path, read_only=True) as inner:  # two readers in one thread are fine
+            assert inner.execute("SELECT 1").fetchone() == (1,)
+    with transaction(db_path) as con:  # and the lock is free again afterwards
+        con.execute("SELECT 1")
+
+
+def test_writer_waits_for_reader_in_other_process_then_times_out_clearly(db_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from aisec_radar.errors import DatabaseLocked
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom aisec_radar.store import connect\n"
+         f"with connect({str(db_path)!r}, read_only=True):\n    print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DatabaseLocked, match="stayed locked by another process"):
+            with transaction(db_path, timeout=0.5):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with transaction(db_path, timeout=10) as con:
+        con.execute("SELECT 1")

@@ -4,12 +4,22 @@ DuckDB lets one process write a file at a time (and a read-only open also fails 
 holds it). The nightly job, the dashboard and the CLI share one file, so every access here is
 short-lived: open, do one small thing, close. Opening retries with backoff while another process
 holds the lock, so a curator's label waits a moment instead of failing.
+
+DuckDB's own file lock is not enough on its own: with several processes opening and closing the
+same file we saw committed rows vanish (2 of 400 labels) and "Could not read enough bytes"
+errors, because the last steps of a close (WAL clean-up) run after DuckDB's lock is gone. So
+every open→close span here is also held under our own ``flock`` on ``<db>.lock`` (exclusive for
+writers, shared for readers), released only after DuckDB has closed the file, and writers fold
+the WAL into the file (CHECKPOINT) before they close.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +54,13 @@ def code_schema_version() -> int:
 
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "already open" in text
+    return ("lock" in text or "conflicting" in text or "already open" in text
+            or "different configuration" in text)
+
+
+def _locked_message(path: Path, timeout: float) -> str:
+    return (f"database {path} stayed locked by another process for {timeout:.0f}s; "
+            "is a crawl or nightly run still going?")
 
 
 def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -57,12 +73,58 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
             if not _is_lock_error(exc):
                 raise StoreError(f"cannot open database {path}: {exc}") from exc
             if time.monotonic() >= deadline:
-                raise DatabaseLocked(
-                    f"database {path} stayed locked by another process for {timeout:.0f}s; "
-                    "is a crawl or nightly run still going?"
-                ) from exc
+                raise DatabaseLocked(_locked_message(path, timeout)) from exc
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
+
+
+_HELD = threading.local()  # lock-file path -> modes this thread holds, to refuse self-deadlock
+
+
+def _held() -> dict[str, list[bool]]:
+    if not hasattr(_HELD, "locks"):
+        _HELD.locks = {}
+    return _HELD.locks
+
+
+@contextmanager
+def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
+    """Hold ``<db>.lock`` for the whole life of one DuckDB connection (see the module docstring)."""
+    key = str(path.resolve())
+    mine = _held().setdefault(key, [])
+    if mine and (exclusive or any(mine)):
+        raise StoreError(
+            f"nested {'write' if exclusive else 'read'} connection to {path} inside an open "
+            f"{'write' if any(mine) else 'read'} connection of the same thread; close the outer one first"
+        )
+    lock_path = Path(str(path) + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        if exclusive:
+            raise StoreError(f"cannot create lock file {lock_path} beside the database") from None
+        fd = -1  # a read-only folder: nobody can write there, readers need no lock
+    try:
+        if fd >= 0:
+            deadline = time.monotonic() + timeout
+            delay = 0.01
+            while True:
+                try:
+                    fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise DatabaseLocked(_locked_message(path, timeout)) from None
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.25)
+        mine.append(exclusive)
+        try:
+            yield
+        finally:
+            mine.pop()
+    finally:
+        if fd >= 0:
+            os.close(fd)  # releases the flock, after DuckDB has closed the file
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -116,11 +178,14 @@ def init_db(path: str | Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str
     """Create or upgrade the database file; return the migrations applied."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(p, read_only=False, timeout=timeout)
-    try:
-        return migrate(con, p)
-    finally:
-        con.close()
+    with _file_lock(p, exclusive=True, timeout=timeout):
+        con = _open(p, read_only=False, timeout=timeout)
+        try:
+            applied = migrate(con, p)
+            con.execute("CHECKPOINT")
+            return applied
+        finally:
+            con.close()
 
 
 @contextmanager
@@ -132,27 +197,34 @@ def connect(
     if read_only:
         if not p.exists():
             raise StoreError(f"database {p} does not exist; create it with `aisec-radar init --db {p}`")
-        con = _open(p, read_only=True, timeout=timeout)
-        try:
-            found = _schema_version(con)
-            _check_not_newer(p, found)
-            if found < code_schema_version():
+        with _file_lock(p, exclusive=False, timeout=timeout):
+            con = _open(p, read_only=True, timeout=timeout)
+            try:
+                found = _schema_version(con)
+                _check_not_newer(p, found)
+                if found >= code_schema_version():
+                    yield con
+                    return
+            finally:
                 con.close()
-                init_db(p, timeout)  # upgrade once, then read
-                con = _open(p, read_only=True, timeout=timeout)
-            yield con
-        finally:
-            con.close()
+        init_db(p, timeout)  # an old file: upgrade once (exclusive), then read
+        with _file_lock(p, exclusive=False, timeout=timeout):
+            con = _open(p, read_only=True, timeout=timeout)
+            try:
+                yield con
+            finally:
+                con.close()
         return
     p.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(p, read_only=False, timeout=timeout)
-    try:
-        found = _schema_version(con)
-        if found != code_schema_version():  # the common case costs one read, no write
-            migrate(con, p)
-        yield con
-    finally:
-        con.close()
+    with _file_lock(p, exclusive=True, timeout=timeout):
+        con = _open(p, read_only=False, timeout=timeout)
+        try:
+            if _schema_version(con) != code_schema_version():  # the common case: one read, no write
+                migrate(con, p)
+            yield con
+            con.execute("CHECKPOINT")  # fold the WAL into the file before anyone else opens it
+        finally:
+            con.close()
 
 
 @contextmanager
