@@ -1,0 +1,47 @@
+"""bench/run_all.py: figures parsed from a script's JSON lines, failures become rows, one Markdown table."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run_all():
+    spec = importlib.util.spec_from_file_location("run_all", REPO / "bench" / "run_all.py")
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_run_one_parses_json_lines_and_reports_failure(tmp_path: Path) -> None:
+    ra = _run_all()
+    script = tmp_path / "bench_x.py"
+    script.write_text(
+        "import json, sys\n"
+        "print('warming up')\n"
+        "print(json.dumps({'name': 'x.rate', 'value': 12.5, 'unit': 'texts/s', 'goal': '>= 10'}))\n"
+        "print('{not json')\n"
+        "print(json.dumps({'name': 'x.size', 'value': 3, 'unit': 'MiB'}))\n"
+        "sys.exit(3)\n"
+    )
+    figures, secs, err = ra.run_one(script, timeout=60)
+    assert [f["name"] for f in figures] == ["x.rate", "x.size"]
+    assert err == "exit code 3" and secs >= 0
+    table = ra.table([("x", f) for f in figures] + [("x", {"name": "x.error", "value": err, "unit": ""})])
+    lines = table.splitlines()
+    assert lines[0] == "| bench | figure | value | unit | goal |"
+    assert "| x | x.rate | 12.5 | texts/s | >= 10 |" in lines
+    assert "| x | x.error | exit code 3 |  |  |" in lines
+
+
+def test_discover_filters_by_area() -> None:
+    ra = _run_all()
+    names = [p.stem for p in ra.discover({"encoder", "queries"}, set())]
+    assert names == ["bench_encoder", "bench_queries"]
+    assert "bench_encoder" not in [p.stem for p in ra.discover(set(), {"encoder"})]
+    assert sys.executable  # the runner uses the current interpreter for every script
+    assert "core" in ra.machine()
