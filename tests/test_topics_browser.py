@@ -115,10 +115,10 @@ def test_topic_panel_in_chromium(server):
             page.get_by_label("Your name (stored with every label)").fill("dora")
             page.get_by_label("Curator secret").fill(SECRET)
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("Signed in as dora")).to_be_visible()
+            expect(page.get_by_text("Signed in as dora")).to_be_visible(timeout=60_000)
 
             page.get_by_role("link", name="Taxonomy").click()
-            expect(page.get_by_role("heading", name="Emerging-topic candidates")).to_be_visible()
+            expect(page.get_by_role("heading", name="Emerging-topic candidates")).to_be_visible(timeout=60_000)
             page.get_by_text("Papers per month (latest run)").scroll_into_view_if_needed()
             page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
             page.wait_for_timeout(1500)
@@ -133,7 +133,7 @@ def test_topic_panel_in_chromium(server):
             page.wait_for_timeout(800)
             page.screenshot(path=str(shots / "topic-actions.png"))
             merge.click()
-            expect(page.get_by_text(f"{steady} merged into")).to_be_visible()
+            expect(page.get_by_text(f"{steady} merged into")).to_be_visible(timeout=60_000)
         finally:
             browser.close()
     with connect(db, read_only=True) as con:
