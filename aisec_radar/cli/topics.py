@@ -22,6 +22,12 @@ def _date(value: str | None, flag: str) -> date | None:
         raise InputError(f"{flag} '{value}' is not a date; use YYYY-MM-DD") from exc
 
 
+def _db(ctx: click.Context, db_path: str | None) -> str | None:
+    """--db given to the subcommand, else to `topics` itself (`aisec-radar topics --db X discover`)."""
+    parent = ctx.parent
+    return db_path or (parent.params.get("db_path") if parent is not None else None)
+
+
 def _curator(curator: str | None) -> str:
     return curator or getpass.getuser()
 
@@ -51,7 +57,7 @@ def topics_group(ctx: click.Context, since: str | None, show_all: bool, as_json:
     from aisec_radar.store import connect
     from aisec_radar.store import topics as st
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         latest = st.latest_topic_run(con)
         rows = st.candidate_rows(con, since=_date(since, "--since"), statuses=None if show_all else ("open",))
@@ -89,7 +95,7 @@ def discover_cmd(ctx: click.Context, until: str | None, window_months: int, min_
     from aisec_radar.taxonomy import load_taxonomy
     from aisec_radar.topics import DiscoveryParams, discover_topics
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     if window_months < 1 or min_cluster_size < 2:
         raise InputError("--window-months must be >= 1 and --min-cluster-size >= 2")
     params = DiscoveryParams(window_months=window_months, min_cluster_size=min_cluster_size,
@@ -121,7 +127,7 @@ def show_cmd(ctx: click.Context, topic_id: str, as_json: bool, db_path: str | No
     from aisec_radar.store import topics as st
     from aisec_radar.topics.actions import UnknownTopic
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         cand = st.get_candidate(con, topic_id)
         if cand is None:
@@ -164,7 +170,7 @@ def dismiss_cmd(ctx: click.Context, topic_id: str, curator: str | None, note: st
     """Not a new type: hide the candidate (later runs still recognise it and keep it dismissed)."""
     from aisec_radar.topics import dismiss
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     dismiss(s.db_path, topic_id, _curator(curator), note=note, timeout=s.lock_timeout)
     click.echo(f"{topic_id} dismissed")
 
@@ -177,7 +183,7 @@ def reopen_cmd(ctx: click.Context, topic_id: str, curator: str | None, note: str
     """Undo a dismiss (or mark a merged/promoted candidate open again)."""
     from aisec_radar.topics import reopen
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     reopen(s.db_path, topic_id, _curator(curator), note=note, timeout=s.lock_timeout)
     click.echo(f"{topic_id} reopened")
 
@@ -193,7 +199,7 @@ def merge_cmd(ctx: click.Context, topic_id: str, into: str, curator: str | None,
     from aisec_radar.taxonomy import load_taxonomy
     from aisec_radar.topics import merge
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     r = merge(s.db_path, topic_id, into, load_taxonomy(s.taxonomy_path or None), _curator(curator), note=note,
               timeout=s.lock_timeout)
     click.echo(f"{topic_id} merged into {into}: {r.queued} paper(s) queued for review")
@@ -217,7 +223,7 @@ def promote_cmd(ctx: click.Context, topic_id: str, new_type: str, title: str | N
     from aisec_radar.taxonomy.versions import next_version
     from aisec_radar.topics import promote
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     from aisec_radar.taxonomy import load_taxonomy
 
     target = version or next_version(load_taxonomy(s.taxonomy_path or None).version)
@@ -248,7 +254,7 @@ def tax_show(ctx: click.Context, as_json: bool, db_path: str | None) -> None:
     from aisec_radar.store import taxonomy_versions as tv
     from aisec_radar.taxonomy.migrate import register_file
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     current = register_file(s.db_path, s.taxonomy_path or None, timeout=s.lock_timeout)
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         rows = tv.list_versions(con)
@@ -278,7 +284,7 @@ def tax_diff(ctx: click.Context, from_version: str, to_version: str, as_json: bo
     from aisec_radar.taxonomy.migrate import register_file
     from aisec_radar.taxonomy.versions import diff, version_path
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     register_file(s.db_path, s.taxonomy_path or None, timeout=s.lock_timeout)
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         path, direction = version_path(tv.parents(con), from_version, to_version)
@@ -317,7 +323,7 @@ def tax_new_version(ctx: click.Context, changes_file: str, version: str | None, 
     from aisec_radar.taxonomy.migrate import create_version, read_changes
     from aisec_radar.taxonomy.versions import diff
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     spec = read_changes(changes_file)
     v = version or (str(spec["version"]) if spec.get("version") else None)
     plan, _ = create_version(s.db_path, spec["changes"], base_version=base or spec.get("base"),
@@ -349,7 +355,7 @@ def tax_migrate(ctx: click.Context, to_version: str, from_version: str | None, d
     """Carry labels through the mapping: unique answers migrate, split ones go to the review queue."""
     from aisec_radar.taxonomy.migrate import migrate_labels, plan_migration, register_file
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     register_file(s.db_path, s.taxonomy_path or None, timeout=s.lock_timeout)
     if dry_run:
         rep = plan_migration(s.db_path, to_version, from_version=from_version, timeout=s.lock_timeout)
@@ -376,7 +382,7 @@ def tax_counts(ctx: click.Context, version: str, by_month: bool, as_json: bool, 
     """Papers per type under one version, translating decisions made under other versions."""
     from aisec_radar.taxonomy.migrate import counts_under, register_file
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     register_file(s.db_path, s.taxonomy_path or None, timeout=s.lock_timeout)
     out = counts_under(s.db_path, version, by_month=by_month, timeout=s.lock_timeout)
     if as_json:
@@ -399,7 +405,7 @@ def tax_export(ctx: click.Context, version: str, file: str, db_path: str | None)
     from aisec_radar.store import connect
     from aisec_radar.store import taxonomy_versions as tv
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=_db(ctx, db_path))
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         row = tv.get_version(con, version)
     if row is None:
