@@ -113,6 +113,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--build-1m", action="store_true", help="build missing stores of any size")
+    ap.add_argument("--pages", default="", help="comma-separated page names to time (default: all)")
     args = ap.parse_args()
     for n in [int(x) for x in args.sizes.split(",") if x]:
         path = store_path(n)
@@ -126,7 +127,10 @@ def main() -> None:
 
         with connect(path, read_only=True) as con:
             fresh = aggregates.facts_fresh(con)
+        wanted = {x for x in args.pages.split(",") if x}
         for page, calls in pages(path).items():
+            if wanted and page not in wanted:
+                continue
             for facts in (False, True) if fresh else (False,):
                 median_ms, per = time_page(path, calls, args.reps, facts)
                 slowest = max(per, key=per.get)
