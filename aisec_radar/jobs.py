@@ -1,5 +1,5 @@
 """The nightly job: crawl (incremental) -> classify new and stale -> retrain when enough new labels
-arrived -> write the digest. One run record, counts and timings per stage, and exit codes that mean
+arrived -> refresh dashboard aggregates and topic candidates -> write the digest. One run record, counts and timings per stage, and exit codes that mean
 something to cron.
 
 Each stage commits its own work (the crawler page by page, the classifier batch by batch), so a
@@ -223,6 +223,29 @@ def _stage_train(settings: Settings, total_labels: int, progress: bool) -> dict[
             "metrics": _jsonable(getattr(report, "metrics", {}) or {})}
 
 
+def _stage_upkeep(settings: Settings) -> dict[str, Any]:
+    """Advisory upkeep after classify: the dashboard's pre-aggregated facts and emerging-topic candidates.
+
+    Neither may fail the night: the papers and predictions are already committed, and both are
+    rebuilt from scratch the next night, so an error is recorded in the counts and logged.
+    """
+    from aisec_radar.store.aggregates import refresh as refresh_aggregates
+    from aisec_radar.taxonomy import load_taxonomy
+    from aisec_radar.topics.discover import nightly_step
+
+    out: dict[str, Any] = {}
+    try:
+        out["aggregates"] = refresh_aggregates(settings.db_path, timeout=settings.lock_timeout)
+    except (AisecRadarError, OSError, ValueError) as exc:
+        log.warning("aggregate refresh skipped: %s", exc)
+        out["aggregates"] = {"error": str(exc)}
+    try:
+        out["topics"] = nightly_step(settings, load_taxonomy(settings.taxonomy_path or None))
+    except AisecRadarError as exc:
+        out["topics"] = {"error": str(exc)}
+    return out
+
+
 def _digest_window(settings: Settings, run_start: datetime, day: date) -> datetime:
     """Start of what today's digest covers: the first run today's window, else the last good run's start.
 
@@ -358,7 +381,10 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
                         if isinstance(exc, DatabaseLocked):
                             raise
                         fail("classify", EXIT_CLASSIFY, exc)
-        # 4. digest (also after a failed retrain: the predictions are there)
+        # 4. upkeep: dashboard aggregates and topic candidates (advisory, never fails the run)
+        if report.failed_stage in (None, "train"):
+            counts.update(_jsonable(timed("upkeep", _stage_upkeep, settings)))
+        # 5. digest (also after a failed retrain: the predictions are there)
         if digest and report.failed_stage in (None, "train"):
             try:
                 report.digest_path, counts["digest"] = timed("digest", _stage_digest, settings, run_start, digest_dir)

@@ -132,6 +132,10 @@ def test_nightly_end_to_end(slices: tuple[list, list], classifier_path: str, tmp
         assert r1.counts["new_papers"] == len(ids_a) == _count(db, "SELECT count(*) FROM papers")
         assert r1.counts["classify"]["classified"] == len(ids_a)
         assert _count(db, "SELECT count(*) FROM effective_labels WHERE provenance = 'unclassified'") == 0
+        # upkeep ran: the dashboard's pre-aggregated facts cover every paper; topic discovery reported
+        assert "error" not in r1.counts["aggregates"], r1.counts["aggregates"]
+        assert _count(db, "SELECT count(*) FROM paper_facts") == len(ids_a)
+        assert "topics" in r1.counts
         digest = r1.digest_path.read_text()
         assert digest.startswith("# aisec-radar digest")
         relevant = _count(db, "SELECT count(*) FROM current_predictions WHERE relevance <> 'not_relevant'")
