@@ -97,8 +97,7 @@ def test_stale_facts_fall_back_to_live(scale_db: Path, tmp_path: Path) -> None:
     with connect(db, read_only=True) as con:
         assert not aggregates.facts_fresh(con)
         assert aggregates.count_papers(con, f) == queries.count_papers(con, f) == 6001
-    with transaction(db) as con:
-        out = aggregates.refresh_aggregates(con)
+    out = aggregates.refresh(str(db))
     assert out["paper_facts_rows"] == 6001
     with connect(db, read_only=True) as con:
         assert aggregates.facts_fresh(con)
@@ -130,3 +129,14 @@ def test_ivf_semantic_search_finds_the_nearest(scale_db: Path, tmp_path: Path, m
         assert hits / 200 > 0.8  # recall@10 of the probed clusters
     with transaction(db) as con:  # nothing new: an incremental refresh adds nothing
         assert aggregates.refresh_ivf(con, model)[f"ivf[{model}]"]["added"] == 0
+
+
+def test_refresh_on_an_empty_store(db_path: Path) -> None:
+    """The nightly job refreshes every night, also on a new, empty or small store."""
+    out = aggregates.refresh(str(db_path))
+    assert out["paper_facts_rows"] == 0
+    with connect(db_path, read_only=True) as con:
+        assert aggregates.facts_fresh(con)
+        assert aggregates.count_papers(con, queries.Filters()) == 0
+        assert aggregates.overview(con)["papers"] == 0
+        assert aggregates.review_queue(con, 5, ()) == []

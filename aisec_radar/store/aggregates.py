@@ -115,11 +115,19 @@ def refresh_aggregates(con: duckdb.DuckDBPyConnection, models: list[str] | None 
 
 
 def refresh(path: str, models: list[str] | None = None, timeout: float = 60.0) -> dict[str, Any]:
-    """refresh_aggregates in one write transaction on the database at `path`."""
+    """refresh_aggregates in one write transaction on the database at `path`.
+
+    A DuckDB failure becomes a StoreError naming the file (the transaction rolls back whole, and
+    readers keep answering live from the views).
+    """
+    from aisec_radar.errors import StoreError
     from aisec_radar.store import transaction
 
-    with transaction(path, timeout=timeout) as con:
-        return refresh_aggregates(con, models)
+    try:
+        with transaction(path, timeout=timeout) as con:
+            return refresh_aggregates(con, models)
+    except duckdb.Error as exc:
+        raise StoreError(f"refreshing the dashboard aggregates in {path} failed: {exc}") from exc
 
 
 # ------------------------------------------------------------------------------------------ facts reads
