@@ -41,6 +41,7 @@ class Example:
     sample: str | None = None  # keyword | random (hand-labelled stream samples)
     weight: float = 1.0
     line: int = 0
+    join_text: bool = False  # id-bearing row without an "abstract" key: take title/abstract from store/corpus
 
     @property
     def has_abstract(self) -> bool:
@@ -85,7 +86,8 @@ def read_label_file(path: Path, taxonomy: Taxonomy, need_text: bool = False) -> 
                 raise InputError(f"{path}:{n}: needs a 'title' or an 'id'")
             role = ROLE_MAP.get(str(obj.get("role") or ""))
             out.append(Example(id=str(pid) if pid else None, title=title, abstract=normalise_space(obj.get("abstract")),
-                               label=label, role=role, sample=obj.get("sample"), line=n, source="file"))
+                               label=label, role=role, sample=obj.get("sample"), line=n, source="file",
+                               join_text=bool(pid) and "abstract" not in obj))
     return out
 
 

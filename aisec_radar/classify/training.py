@@ -18,15 +18,19 @@ from aisec_radar.classify.data import Example
 from aisec_radar.classify.model import RELEVANCE, ROLES, VIEWS, ClassifierModel, LinearHead, softmax
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "C_relevance": 4.0,
-    "C_type": 4.0,
-    "C_role": 1.0,
+    # inverse regularisation on standardised features; chosen by 5-fold CV (docs/classifier.md)
+    "C_relevance": 0.01,
+    "C_type": 0.05,
+    "C_role": 0.05,
     "cue_scale": 1.0,
-    "bow_scale": 1.0,  # tf-idf of title/abstract lemmas (0 = embedding + cues only)
+    "bow_scale": 0.0,  # tf-idf of title/abstract lemmas (0 = off: no CV gain, 10x more weights)
     "bow_max_terms": 4000,
+    "type_abstract_weight": 3.0,  # weight of papers with an abstract in the type heads (vs curated titles)
     "pool_weight": 0.3,  # pseudo-negatives from the corpus: ~9% of them are in fact relevant
+    "pool_views": ["full"],  # heads that see the pool (titles-only inputs are curated lists, not the stream)
     "cross_view_weight": 0.5,  # rows of the other view in a view's head
-    "title_only_in_full": True,  # titles-only examples also train the full-view heads
+    "title_only_in_full": True,  # titles-only examples also train the full-view type head
+    "title_only_in_full_relevance": False,  # ... and the full-view relevance head (CV: slightly worse)
     "relevance_class_weight": {"in_taxonomy": 1.0, "other_aisec": 1.0, "not_relevant": 1.0},
     "seed": 13,
 }
@@ -106,17 +110,18 @@ def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
 
 
 def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float,
-          keep: Any) -> tuple[np.ndarray, list[int], np.ndarray]:
+          keep: Any, title_only_in_full: bool | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Feature rows for a head of `view`: own-view rows, plus the other view of papers with an
     abstract at cross_view_weight. Titles-only examples enter the full view only if configured."""
+    tof = cfg["title_only_in_full"] if title_only_in_full is None else title_only_in_full
     Xs, idx, ws = [], [], []
     for v in VIEWS:
         own = v == view
         rows = []
         for i, e in enumerate(es.examples):
-            if not keep(e):
+            if not keep(e) or (e.source == "pool" and view not in cfg.get("pool_views", VIEWS)):
                 continue
-            if own and (v == "title" or e.has_abstract or cfg["title_only_in_full"]):
+            if own and (v == "title" or e.has_abstract or tof):
                 rows.append(i)
             elif not own and e.has_abstract and cfg["cross_view_weight"] > 0:
                 rows.append(i)
@@ -137,12 +142,16 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
     nd = es.emb["full"].shape[1] + es.cues["full"].shape[1]
     rcw = cfg["relevance_class_weight"]
     for view in VIEWS:
-        X, idx, w = _rows(es, view, cfg, cs, lambda e: True)
+        X, idx, w = _rows(es, view, cfg, cs, lambda e: True, cfg.get("title_only_in_full_relevance", True))
+        if not idx:  # no paper with an abstract: the full view learns from titles
+            X, idx, w = _rows(es, view, cfg, cs, lambda e: True, True)
         y = [relevance_of(es.examples[i].label) for i in idx]
         w = w * np.array([rcw.get(lab, 1.0) for lab in y], dtype=np.float32)
         heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"], nd)
         X, idx, w = _rows(es, view, cfg, cs, lambda e: e.label in types)
         y = [es.examples[i].label for i in idx]
+        w = w * np.array([cfg["type_abstract_weight"] if es.examples[i].has_abstract else 1.0 for i in idx],
+                         dtype=np.float32)
         # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
         counts = {t: y.count(t) for t in set(y)}
         cw = np.array([len(y) / (len(counts) * counts[lab]) for lab in y], dtype=np.float32) ** 0.5
@@ -229,8 +238,9 @@ def calibrate(heads: dict[str, LinearHead], es: ExampleSet, oof: OOF, types: tup
 
 def oof_probs(oof: OOF, heads: dict[str, LinearHead], view: str) -> dict[str, np.ndarray]:
     """Calibrated out-of-fold probabilities in one view (using the final heads' temperatures)."""
-    return {"relevance": softmax(oof.rel_logits[view] / heads[f"relevance_{view}"].temperature),
-            "type": softmax(oof.type_logits[view] / heads[f"type_{view}"].temperature)}
+    rel = softmax(oof.rel_logits[view] / heads[f"relevance_{view}"].temperature)
+    return {"relevance": rel, "type": softmax(oof.type_logits[view] / heads[f"type_{view}"].temperature),
+            "full": np.full(len(rel), view == "full")}
 
 
 def stored_labels(model: ClassifierModel, probs: dict[str, np.ndarray],

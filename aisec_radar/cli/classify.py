@@ -37,14 +37,16 @@ def classify_cmd(ctx: click.Context, all_papers: bool, no_progress: bool, as_jso
 @click.option("--corpus", type=click.Path(dir_okay=False), default=None,
               help="Corpus JSON Lines (.gz) for id-only labels and the pool of stream papers "
                    "(default: $AISEC_RADAR_CORPUS).")
+@click.option("--pool", "pool_size", type=int, default=None,
+              help="Corpus papers to add as low-weight pseudo-negatives (default 0; see docs/classifier.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write the artifact here (default: <db folder>/models/<version>).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @db_option
 @click.pass_context
-def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, out_dir: str | None,
-              no_progress: bool, as_json: bool, db_path: str | None) -> None:
+def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, pool_size: int | None,
+              out_dir: str | None, no_progress: bool, as_json: bool, db_path: str | None) -> None:
     """Retrain from all labels; promote the new model only if its cross-validated score is not worse."""
     from aisec_radar.classify import train
     from aisec_radar.errors import InputError
@@ -53,7 +55,8 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
     if corpus and not Path(corpus).exists():
         raise InputError(f"corpus file {corpus} does not exist")
     rep = train(s, [Path(p) for p in label_files], progress=not no_progress,
-                out_dir=Path(out_dir) if out_dir else None, corpus_path=Path(corpus) if corpus else None)
+                out_dir=Path(out_dir) if out_dir else None, corpus_path=Path(corpus) if corpus else None,
+                **({"pool_size": pool_size} if pool_size is not None else {}))
     if as_json:
         echo_json({"model_version": rep.model_version, "promoted": rep.promoted, "reason": rep.reason,
                    "path": rep.path, "metrics": rep.metrics})

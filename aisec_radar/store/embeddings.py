@@ -8,6 +8,12 @@ import duckdb
 import numpy as np
 
 
+def _settle(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB refuses register() while an earlier execute() result is unread (e.g. a migration's);
+    running and fully reading a trivial query clears it without touching the transaction."""
+    con.execute("SELECT 1").fetchall()
+
+
 def get_embeddings(con: duckdb.DuckDBPyConnection, model_key: str,
                    hashes: Iterable[str]) -> dict[str, np.ndarray]:
     """Cached vectors for those hashes that have one under this model key (float32 rows)."""
@@ -16,6 +22,7 @@ def get_embeddings(con: duckdb.DuckDBPyConnection, model_key: str,
         return {}
     import pyarrow as pa
 
+    _settle(con)
     con.register("_wanted_hashes", pa.table({"content_hash": pa.array(wanted, pa.string())}))
     try:
         rows = con.execute(
@@ -39,6 +46,7 @@ def put_embeddings(con: duckdb.DuckDBPyConnection, model_key: str, vectors: dict
     offsets = pa.array(np.arange(0, mat.size + 1, mat.shape[1], dtype=np.int32))
     table = pa.table({"content_hash": pa.array(hashes, pa.string()),
                       "vector": pa.ListArray.from_arrays(offsets, flat)})
+    _settle(con)
     con.register("_new_vectors", table)
     try:
         row = con.execute(
