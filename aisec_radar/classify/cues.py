@@ -3,8 +3,9 @@
 spaCy's PhraseMatcher on the LEMMA attribute of a blank English pipeline with lookup lemmas
 (spacy-lookups-data). The full en_core_web_sm pipeline loads too, but tagging costs about as much
 as the encoder itself (24 docs/s), which would halve classify throughput; lookup lemmas cost ~1 ms
-per abstract. Lookup lemmas miss some plurals ("backdoors"), so a small rule strips a plural -s
-when the lookup left the word unchanged; cues go through the same pipeline, so both sides agree.
+per abstract. Lookup lemmas miss some plurals ("backdoors"), so every cue is also added with a
+plural -s on its last word (cheaper than fixing lemmas token by token); cues go through the same
+pipeline as the texts, so both sides agree.
 """
 
 from __future__ import annotations
@@ -21,29 +22,15 @@ _NLP: Any = None
 _NLP_LOCK = threading.Lock()
 
 
-def _plural_fix(doc: Any) -> Any:
-    for tok in doc:
-        lem = tok.lemma_ or tok.lower_
-        if lem == tok.lower_ and len(lem) > 4 and lem.endswith("s") and not lem.endswith(("ss", "us", "is")):
-            tok.lemma_ = lem[:-1]
-        elif lem != lem.lower():
-            tok.lemma_ = lem.lower()
-    return doc
-
-
 def get_nlp() -> Any:
     """The blank English pipeline with lookup lemmas, built once per process."""
     global _NLP
     with _NLP_LOCK:
         if _NLP is None:
             import spacy
-            from spacy.language import Language
 
-            if "aisec_plural_fix" not in Language.factories:
-                Language.component("aisec_plural_fix")(_plural_fix)
             nlp = spacy.blank("en")
             nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-            nlp.add_pipe("aisec_plural_fix")
             nlp.initialize()
             _NLP = nlp
     return _NLP
@@ -63,9 +50,10 @@ class CueMatcher:
             cues = taxonomy.type(label).cues
             if not cues:
                 continue
-            self.matcher.add(label, list(self.nlp.pipe([c.lower() for c in cues])))
+            variants = [c.lower() for c in cues] + [c.lower() + "s" for c in cues if not c.endswith("s")]
+            self.matcher.add(label, list(self.nlp.pipe(variants)))
 
-    def analyse(self, texts: list[str]) -> tuple[list[dict[str, list[str]]], list[list[str]]]:
+    def analyse(self, texts: list[str], with_terms: bool = True) -> tuple[list[dict[str, list[str]]], list[list[str]]]:
         """Per text: the cue matches (label -> distinct phrases as they appear, lowercased) and the
         lemma terms (unigrams and bigrams of alphabetic lemmas) for the bag-of-words features."""
         matches, terms = [], []
@@ -78,6 +66,9 @@ class CueMatcher:
                 if phrase not in lst:
                     lst.append(phrase)
             matches.append(found)
+            if not with_terms:
+                terms.append([])
+                continue
             lemmas = [t.lemma_ for t in doc if t.is_alpha and len(t.text) > 1 and not t.is_stop]
             terms.append(lemmas + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)])
         return matches, terms
@@ -86,11 +77,14 @@ class CueMatcher:
         """Per text: label -> the distinct cue phrases found (as they appear in the text, lowercased)."""
         return self.analyse(texts)[0]
 
-    def features(self, matches: list[dict[str, list[str]]]) -> np.ndarray:
-        """log1p(number of distinct cues matched) per label: bounded, so one cue-heavy text cannot dominate."""
-        x = np.zeros((len(matches), len(self.labels)), dtype=np.float32)
+    def features(self, matches: list[dict[str, list[str]]], labels: tuple[str, ...] | list[str] | None = None
+                 ) -> np.ndarray:
+        """log1p(number of distinct cues matched) per label (in `labels` order, default this taxonomy's):
+        bounded, so one cue-heavy text cannot dominate."""
+        labels = list(labels) if labels is not None else self.labels
+        x = np.zeros((len(matches), len(labels)), dtype=np.float32)
         for i, m in enumerate(matches):
-            for j, label in enumerate(self.labels):
+            for j, label in enumerate(labels):
                 if label in m:
                     x[i, j] = np.log1p(len(m[label]))
         return x

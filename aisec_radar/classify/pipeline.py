@@ -51,6 +51,13 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
     Returns counts: papers, classified, auto, needs_review, in_taxonomy, other_aisec, not_relevant,
     encoded (texts sent to the encoder) and cached (vectors taken from the embedding cache).
     """
+    import threading
+
+    from aisec_radar.classify.cues import get_nlp
+
+    # spaCy's pipeline takes ~1 s to build: build it while the store is read and the first batch encodes
+    warm = threading.Thread(target=get_nlp, daemon=True)
+    warm.start()
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     model = active_model(settings)
     key = encoder_model_key(settings)
@@ -72,9 +79,9 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
     if have:
         bank = NeighbourBank(np.stack([lab_vecs[t[3]] for t in have]), [t[0] for t in have], [t[1] for t in have],
                              [t[4][0] for t in have], "curator")
-    predictor = Predictor(model, taxonomy, settings.target_precision, bank)
     if not todo:
         return counts
+    predictor: Predictor | None = None
     # Encode the uncached ones in length order (less padding), keep cached ones as they are.
     order = sorted(range(len(todo)), key=lambda i: (todo[i][3] in cached, len(todo[i][1]) + len(todo[i][2])))
     bar = None
@@ -99,6 +106,9 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
             counts["encoded"] += len(texts)
         counts["cached"] += len(chunk) - len(missing)
         emb = np.stack([cached[t[3]] if t[3] in cached else new_vecs[t[3]] for t in chunk])
+        if predictor is None:
+            warm.join()
+            predictor = Predictor(model, taxonomy, settings.target_precision, bank)
         preds = predictor.predict(chunk, emb)
         with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
             put_embeddings(con, key, new_vecs)

@@ -88,9 +88,6 @@ class Predictor:
         self.model = model
         self.taxonomy = taxonomy
         self.cues: CueMatcher = CueMatcher(taxonomy)
-        if tuple(self.cues.labels) != tuple(model.cue_labels):
-            raise ClassifyError(f"model {model.model_version} was trained with cue labels {model.cue_labels}; "
-                                f"taxonomy {taxonomy.version} has {tuple(self.cues.labels)}: retrain")
         unknown = [t for t in model.types if t not in taxonomy.type_ids]
         if unknown:
             raise ClassifyError(f"model {model.model_version} predicts types unknown to taxonomy "
@@ -106,24 +103,32 @@ class Predictor:
 
     def probabilities(self, emb: np.ndarray, texts: list[str], has_abstract: np.ndarray
                       ) -> tuple[dict[str, np.ndarray], list[dict[str, list[str]]]]:
-        matches, terms = self.cues.analyse(texts)
-        x = self.model.features(emb, self.cues.features(matches), terms)
+        matches, terms = self.cues.analyse(texts, with_terms=bool(self.model.vocab))
+        # cue features in the order the model was trained with (a type added to the taxonomy later
+        # simply has no column until the next `aisec-radar train`)
+        x = self.model.features(emb, self.cues.features(matches, self.model.cue_labels), terms)
         return self.model.predict_proba(x, has_abstract), matches
 
-    def _neighbours(self, vec: np.ndarray, k: int = 3, exclude: str | None = None) -> list[dict]:
+    def _neighbours(self, emb: np.ndarray, ids: list[str], k: int = 3) -> list[list[dict]]:
+        """The k nearest labelled papers per row (one matrix product for the whole batch)."""
         bank = self.curator_bank if self.curator_bank is not None and len(self.curator_bank.ids) >= k \
             else self.training_bank
-        if bank is None:
-            return []
-        sims = bank.vecs @ vec
+        if bank is None or len(bank.ids) == 0:
+            return [[] for _ in ids]
+        sims = emb.astype(np.float32) @ bank.vecs.T
+        m = min(k + 1, sims.shape[1])
+        top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
         out = []
-        for j in np.argsort(-sims)[: k + 1]:
-            if exclude is not None and bank.ids[j] == exclude:
-                continue
-            out.append({"arxiv_id": bank.ids[j] or None, "title": bank.titles[j], "label": bank.labels[j],
-                        "similarity": round(float(sims[j]), 3), "source": bank.source})
-            if len(out) == k:
-                break
+        for i, aid in enumerate(ids):
+            row = []
+            for j in sorted(top[i], key=lambda j, i=i: -sims[i, j]):
+                if bank.ids[j] and bank.ids[j] == aid:
+                    continue
+                row.append({"arxiv_id": bank.ids[j] or None, "title": bank.titles[j], "label": bank.labels[j],
+                            "similarity": round(float(sims[i, j]), 3), "source": bank.source})
+                if len(row) == k:
+                    break
+            out.append(row)
         return out
 
     def predict(self, items: list[tuple[str, str, str, str]], emb: np.ndarray) -> list[Prediction]:
@@ -133,6 +138,7 @@ class Predictor:
         texts = [paper_text(t, a) for _, t, a, _ in items]
         has_abs = np.array([bool((a or "").strip()) for _, _, a, _ in items])
         probs, matches = self.probabilities(emb, texts, has_abs)
+        neighbours = self._neighbours(emb, [it[0] for it in items])
         preds = []
         for i, (aid, _title, _abs, chash) in enumerate(items):
             relevance, labels, conf, scores = self.model.decide(probs, i)
@@ -150,7 +156,7 @@ class Predictor:
             modality = guess_modality(texts[i]) if relevance != "not_relevant" else None
             shown = labels if relevance == "in_taxonomy" else [relevance]
             cues = {lab: matches[i].get(lab, []) for lab in shown}
-            expl = {"cues": cues, "neighbours": self._neighbours(emb[i], exclude=aid),
+            expl = {"cues": cues, "neighbours": neighbours[i],
                     "relevance": {r: round(float(p), 4) for r, p in zip(RELEVANCE, rel_p, strict=False)},
                     "threshold": round(float(thr), 4), "view": view}
             preds.append(Prediction(arxiv_id=aid, model_version=self.model.model_version,
