@@ -243,6 +243,12 @@ class OnnxEncoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
 
     @property
+    def model(self) -> OnnxEncoder:
+        """The object with encode(): the encoder itself (callers written for the torch wrapper's
+        `.model`, a SentenceTransformer, keep working)."""
+        return self
+
+    @property
     def backend_name(self) -> str:
         return "onnx-int8" if self.quantized else "onnx"
 
