@@ -174,3 +174,24 @@ def test_writer_waits_for_reader_in_other_process_then_times_out_clearly(db_path
         holder.wait()
     with transaction(db_path, timeout=10) as con:
         con.execute("SELECT 1")
+
+
+def test_migration_added_into_a_numbering_gap_is_still_applied(tmp_path: Path, monkeypatch) -> None:
+    """Areas reserve migration numbers, so a file can be at 007 before a 003 ships: 003 must still run."""
+    from aisec_radar.store import db
+
+    path = tmp_path / "gap.duckdb"
+    shipped = db._migrations()
+    later = max(m[0] for m in shipped) + 2
+    init_db(path)
+    extra = [(later, f"{later:03d}_later.sql", "CREATE TABLE later_t (x INTEGER);")]
+    db._migrations.cache_clear()
+    monkeypatch.setattr(db, "_migrations", lambda: shipped + extra)
+    init_db(path)
+    gap = [(later - 1, f"{later - 1:03d}_gap.sql", "CREATE TABLE gap_t (x INTEGER);")]
+    monkeypatch.setattr(db, "_migrations", lambda: sorted(shipped + gap + extra))
+    with connect(path, read_only=True) as con:  # the reader's upgrade path notices the gap too
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        versions = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+    assert {"later_t", "gap_t"} <= tables
+    assert {later - 1, later} <= versions

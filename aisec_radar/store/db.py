@@ -127,14 +127,22 @@ def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
             os.close(fd)  # releases the flock, after DuckDB has closed the file
 
 
-def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
+def _applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
     has = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
     ).fetchone()[0]
     if not has:
-        return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+        return set()
+    return {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    return max(_applied_versions(con), default=0)
+
+
+def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
+    """Every shipped migration applied (numbers may have gaps, so compare sets, not the maximum)."""
+    return {m[0] for m in _migrations()} <= _applied_versions(con)
 
 
 def _check_not_newer(path: Path, found: int) -> None:
@@ -155,11 +163,11 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, upto: int | None = None)
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMP DEFAULT current_timestamp)"
     )
-    current = _schema_version(con)
-    _check_not_newer(path, current)
+    done = _applied_versions(con)
+    _check_not_newer(path, max(done, default=0))
     applied = []
     for number, name, sql in _migrations():
-        if number <= current or (upto is not None and number > upto):
+        if number in done or (upto is not None and number > upto):
             continue
         con.execute("BEGIN TRANSACTION")
         try:
@@ -200,9 +208,8 @@ def connect(
         with _file_lock(p, exclusive=False, timeout=timeout):
             con = _open(p, read_only=True, timeout=timeout)
             try:
-                found = _schema_version(con)
-                _check_not_newer(p, found)
-                if found >= code_schema_version():
+                _check_not_newer(p, _schema_version(con))
+                if _up_to_date(con):
                     yield con
                     return
             finally:
@@ -219,7 +226,9 @@ def connect(
     with _file_lock(p, exclusive=True, timeout=timeout):
         con = _open(p, read_only=False, timeout=timeout)
         try:
-            if _schema_version(con) != code_schema_version():  # the common case: one read, no write
+            done = _applied_versions(con)
+            _check_not_newer(p, max(done, default=0))
+            if not {m[0] for m in _migrations()} <= done:  # the common case costs one read, no write
                 migrate(con, p)
             yield con
             con.execute("CHECKPOINT")  # fold the WAL into the file before anyone else opens it
