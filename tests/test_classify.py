@@ -282,3 +282,30 @@ def test_evaluate_file_on_tiny_labelled_file(tiny_model_dir: Path, tmp_path: Pat
     assert set(rep["per_class"]) == {"jailbreak", "membership_inference", "not_relevant"}
     assert 0.0 <= rep["review_share"] <= 1.0
     assert not Path(s.db_path).exists()  # eval needs no database
+
+
+@pytest.mark.slow
+def test_train_from_store_labels_gates_promotion(tmp_path: Path) -> None:
+    from aisec_radar.classify import train
+    from aisec_radar.classify.pipeline import active_model
+    from aisec_radar.records import Label
+    from aisec_radar.store import connect, transaction
+    from aisec_radar.store.labels import add_label
+    from aisec_radar.store.papers import upsert_papers
+    from aisec_radar.store.predictions import list_models
+
+    s = _settings(tmp_path)
+    papers = [Paper(f"2601.{i:05d}", t, "") for i, (t, _) in enumerate(TINY)]
+    with transaction(s.db_path) as con:
+        upsert_papers(con, papers)
+        for p, (_, lab) in zip(papers, TINY, strict=True):
+            add_label(con, Label(p.arxiv_id, [lab], curator="test"))
+    before = active_model(s).model_version
+    rep = train(s, progress=False, corpus_path=None)
+    assert rep.model_version.startswith("m") and Path(rep.path, "meta.json").exists()
+    assert "24 curator labels" in rep.reason
+    assert rep.metrics["curator"]["n"] == 24
+    with connect(s.db_path, read_only=True) as con:
+        models = {m["model_version"]: m for m in list_models(con)}
+    assert models[rep.model_version]["promoted"] is rep.promoted
+    assert active_model(s).model_version == (rep.model_version if rep.promoted else before)

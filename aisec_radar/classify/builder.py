@@ -158,6 +158,7 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
         "stream_full": ("full", lambda e: e.has_abstract),
         "stream_random_full": ("full", lambda e: e.has_abstract and e.sample == "random"),
         "stream_titles_only": ("title", lambda e: e.has_abstract),
+        "curator": ("full", lambda e: e.source == "curator"),
     }
     for name, (view, sel) in sets.items():
         rows = np.array([i for i, e in enumerate(es.examples) if oof.evaluated[i] and sel(e)], dtype=int)
@@ -308,6 +309,35 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
     return p
 
 
+MIN_CURATOR_COMPARE = 20
+
+
+def _compare_scores(settings: Settings, new: ClassifierModel, current: ClassifierModel,
+                    examples: list[Example], emb: dict[str, np.ndarray]) -> tuple[float, float, str]:
+    """(new score, current score, what they were measured on).
+
+    With at least MIN_CURATOR_COMPARE curator labels in the store, both models are scored on exactly
+    those papers: the new one out of fold (CV), the current one as it stands (they are new to it
+    unless it was trained on them, which can only flatter the current model: a conservative gate).
+    Otherwise the recorded cross-validated scores are compared.
+    """
+    from aisec_radar.classify.predict import Predictor
+
+    cur = [i for i, e in enumerate(examples) if e.source == "curator"]
+    m = new.meta.get("metrics", {}).get("curator")
+    if m and len(cur) >= MIN_CURATOR_COMPARE:
+        taxonomy = load_taxonomy(settings.taxonomy_path or None)
+        items = [(examples[i].id or "", examples[i].title, examples[i].abstract, "") for i in cur]
+        preds = Predictor(current, taxonomy, settings.target_precision).predict(items, emb["full"][cur])
+        stored = [current.top_label(p.relevance, p.labels) for p in preds]
+        rep = score([examples[i].label for i in cur], stored, [True] * len(cur), taxonomy.type_ids)
+        new_score = round((m["macro_f1"] + m["relevance"]["f1"]) / 2, 4)
+        cur_score = round((rep["macro_f1"] + rep["relevance"]["f1"]) / 2, 4)
+        return new_score, cur_score, f"mean of macro-F1 and relevance F1 on {len(cur)} curator labels"
+    return (float(new.meta["metrics"]["cv_score"]), float(current.meta.get("metrics", {}).get("cv_score", 0.0)),
+            "cv score (fewer than 20 curator labels in the store)")
+
+
 def train(settings: Settings, label_files: list[Path] = (), progress: bool = True,  # type: ignore[assignment]
           out_dir: Path | None = None, corpus_path: Path | None = None,
           cfg: dict[str, Any] | None = None, pool_size: int = POOL_SIZE) -> TrainReport:
@@ -320,17 +350,16 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
     folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
     model.save(folder)
     write_model_card(model, folder)
-    new_score = model.meta["metrics"]["cv_score"]
     from aisec_radar.classify.pipeline import active_model
 
     current = active_model(settings)
-    cur_score = float(current.meta.get("metrics", {}).get("cv_score", 0.0))
+    new_score, cur_score, basis = _compare_scores(settings, model, current, examples, emb)
     if current.model_version == model.model_version:
         promoted, reason = True, f"same model as the current one ({model.model_version})"
     elif new_score >= cur_score:
-        promoted, reason = True, (f"cv score {new_score:.4f} >= current {current.model_version} {cur_score:.4f}")
+        promoted, reason = True, (f"{basis}: {new_score:.4f} >= current {current.model_version} {cur_score:.4f}")
     else:
-        promoted, reason = False, (f"cv score {new_score:.4f} < current {current.model_version} {cur_score:.4f}; "
+        promoted, reason = False, (f"{basis}: {new_score:.4f} < current {current.model_version} {cur_score:.4f}; "
                                    "kept the current model")
     report = {"path": str(folder.resolve()), "reason": reason, "metrics": model.meta["metrics"],
               "training_data": model.meta["training_data"], "encoder_key": model.encoder_key}
