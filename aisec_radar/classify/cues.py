@@ -22,6 +22,11 @@ _NLP: Any = None
 _NLP_LOCK = threading.Lock()
 
 
+def _fold(text: str) -> str:
+    """Lowercase and read hyphens as spaces, so "model-stealing" meets the cue "model stealing"."""
+    return text.lower().replace("-", " ")
+
+
 def get_nlp() -> Any:
     """The blank English pipeline with lookup lemmas, built once per process."""
     global _NLP
@@ -50,14 +55,15 @@ class CueMatcher:
             cues = taxonomy.type(label).cues
             if not cues:
                 continue
-            variants = [c.lower() for c in cues] + [c.lower() + "s" for c in cues if not c.endswith("s")]
+            base = [_fold(c) for c in cues]
+            variants = base + [c + "s" for c in base if not c.endswith("s")]
             self.matcher.add(label, list(self.nlp.pipe(variants)))
 
     def analyse(self, texts: list[str], with_terms: bool = True) -> tuple[list[dict[str, list[str]]], list[list[str]]]:
         """Per text: the cue matches (label -> distinct phrases as they appear, lowercased) and the
         lemma terms (unigrams and bigrams of alphabetic lemmas) for the bag-of-words features."""
         matches, terms = [], []
-        for doc in self.nlp.pipe([t.lower() for t in texts], batch_size=256):
+        for doc in self.nlp.pipe([_fold(t) for t in texts], batch_size=256):
             found: dict[str, list[str]] = {}
             for match_id, start, end in self.matcher(doc):
                 label = self.nlp.vocab.strings[match_id]

@@ -116,14 +116,17 @@ class Predictor:
         if bank is None or len(bank.ids) == 0:
             return [[] for _ in ids]
         sims = emb.astype(np.float32) @ bank.vecs.T
-        m = min(k + 1, sims.shape[1])
+        m = min(3 * k, sims.shape[1])
         top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
         out = []
         for i, aid in enumerate(ids):
-            row = []
+            row: list[dict] = []
+            seen: set[str] = set()
             for j in sorted(top[i], key=lambda j, i=i: -sims[i, j]):
-                if bank.ids[j] and bank.ids[j] == aid:
-                    continue
+                key = bank.ids[j] or bank.titles[j].lower()
+                if (bank.ids[j] and bank.ids[j] == aid) or key in seen:
+                    continue  # the paper itself, or a paper the bank holds twice (title and abstract rows)
+                seen.add(key)
                 row.append({"arxiv_id": bank.ids[j] or None, "title": bank.titles[j], "label": bank.labels[j],
                             "similarity": round(float(sims[i, j]), 3), "source": bank.source})
                 if len(row) == k:
