@@ -99,6 +99,7 @@ def server(tmp_path):
 
 
 def test_topic_panel_in_chromium(server):
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright
 
     url, db, res, steady_ids = server
@@ -129,7 +130,12 @@ def test_topic_panel_in_chromium(server):
             page.get_by_role("combobox", name="Candidate").click()
             page.get_by_role("option").filter(has_text=steady).click()
             merge = page.get_by_role("button", name="Merge: queue its papers for review")
-            merge.scroll_into_view_if_needed()
+            for _ in range(10):  # the selection reruns the script: the button may be replaced under us
+                try:
+                    merge.scroll_into_view_if_needed(timeout=10_000)
+                    break
+                except PlaywrightError:
+                    page.wait_for_timeout(500)
             page.wait_for_timeout(800)
             page.screenshot(path=str(shots / "topic-actions.png"))
             merge.click()
