@@ -309,3 +309,21 @@ def test_train_from_store_labels_gates_promotion(tmp_path: Path) -> None:
         models = {m["model_version"]: m for m in list_models(con)}
     assert models[rep.model_version]["promoted"] is rep.promoted
     assert active_model(s).model_version == (rep.model_version if rep.promoted else before)
+
+
+def test_model_keeps_working_when_the_taxonomy_gains_a_type(tmp_path: Path) -> None:
+    from aisec_radar.classify.predict import Predictor
+    from aisec_radar.taxonomy.loader import parse_taxonomy
+
+    data = yaml.safe_load(default_taxonomy_path().read_text())
+    data["version"] = "2026.2-test"
+    data["types"].append({"id": "prompt_stealing", "name": "Prompt stealing", "definition": "Stealing prompts.",
+                          "cues": ["prompt stealing"]})
+    for m in data["axis_maps"].values():
+        m["map"]["prompt_stealing"] = "MD"
+    tax2 = parse_taxonomy(data)
+    model = _routing_model({"full": {}, "title": {}})
+    out = Predictor(model, tax2, 0.9).predict([("p", "Prompt stealing and jailbreak", "Abstract.", "h")],
+                                             np.array([[3.0, 0.0]], np.float32))
+    assert out[0].labels == ["jailbreak"] and out[0].taxonomy_version == "2026.2-test"
+    assert out[0].status == "needs_review"  # no calibration pairs: nothing is auto-accepted
