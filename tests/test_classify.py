@@ -327,3 +327,21 @@ def test_model_keeps_working_when_the_taxonomy_gains_a_type(tmp_path: Path) -> N
                                              np.array([[3.0, 0.0]], np.float32))
     assert out[0].labels == ["jailbreak"] and out[0].taxonomy_version == "2026.2-test"
     assert out[0].status == "needs_review"  # no calibration pairs: nothing is auto-accepted
+
+
+def test_mlp_type_head_round_trips_through_the_artifact(tmp_path: Path) -> None:
+    from aisec_radar.classify.model import MLPHead
+    from aisec_radar.classify.training import fit_mlp
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 5)).astype(np.float32)
+    y = ["a" if v > 0 else "b" for v in x[:, 0]]
+    head = fit_mlp(x, y, np.ones(120, np.float32), ("a", "b", "c"), hidden=8, alpha=0.1, seed=0)
+    assert isinstance(head, MLPHead)
+    assert (head.proba(x).argmax(axis=1) == np.array([0 if v == "a" else 1 for v in y])).mean() > 0.9
+    model = _routing_model({})
+    model.heads["type_full"] = head
+    model.save(tmp_path / "m")
+    loaded = ClassifierModel.load(tmp_path / "m")
+    assert isinstance(loaded.heads["type_full"], MLPHead)
+    assert np.allclose(loaded.heads["type_full"].proba(x), head.proba(x), atol=1e-5)

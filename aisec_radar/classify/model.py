@@ -51,6 +51,24 @@ class LinearHead:
 
 
 @dataclass
+class MLPHead:
+    """One hidden ReLU layer: p = softmax((relu(xW1 + b1) W + b) / T); same interface as LinearHead."""
+
+    classes: tuple[str, ...]
+    W1: np.ndarray  # (n_features, hidden)
+    b1: np.ndarray
+    W: np.ndarray  # (hidden, n_classes)
+    b: np.ndarray
+    temperature: float = 1.0
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x @ self.W1 + self.b1, 0.0) @ self.W + self.b
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(x) / self.temperature)
+
+
+@dataclass
 class ClassifierModel:
     model_version: str
     taxonomy_version: str
@@ -58,7 +76,7 @@ class ClassifierModel:
     types: tuple[str, ...]
     cue_labels: tuple[str, ...]
     cue_scale: float
-    heads: dict[str, LinearHead]  # relevance_title, relevance_full, type_title, type_full, role
+    heads: dict[str, LinearHead | MLPHead]  # relevance_title, relevance_full, type_title, type_full, role
     calibration: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     # calibration[view][label] = [[confidence, correct], ...] out-of-fold, for per-class thresholds
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # vecs (float16), ids, titles, labels
@@ -79,7 +97,7 @@ class ClassifierModel:
             parts.append(bow_matrix(terms or [[] for _ in range(len(emb))], self.vocab, self.idf) * self.bow_scale)
         return np.hstack(parts)
 
-    def head(self, name: str, view: str) -> LinearHead:
+    def head(self, name: str, view: str) -> LinearHead | MLPHead:
         return self.heads.get(f"{name}_{view}") or self.heads[f"{name}_full"]
 
     def predict_proba(self, x: np.ndarray, has_abstract: np.ndarray) -> dict[str, np.ndarray]:
@@ -133,7 +151,11 @@ class ClassifierModel:
         for name, h in self.heads.items():
             arrays[f"{name}.W"] = h.W.astype(np.float32)
             arrays[f"{name}.b"] = h.b.astype(np.float32)
-            heads_meta[name] = {"classes": list(h.classes), "temperature": float(h.temperature)}
+            heads_meta[name] = {"classes": list(h.classes), "temperature": float(h.temperature), "kind": "linear"}
+            if isinstance(h, MLPHead):
+                arrays[f"{name}.W1"] = h.W1.astype(np.float32)
+                arrays[f"{name}.b1"] = h.b1.astype(np.float32)
+                heads_meta[name]["kind"] = "mlp"
         for k, v in self.neighbours.items():
             arrays[f"nb.{k}"] = v
         arrays["bow.idf"] = self.idf.astype(np.float32)
@@ -158,8 +180,13 @@ class ClassifierModel:
             raise ClassifyError(f"cannot load classifier artifact from {folder}: {exc}") from exc
         heads = {}
         for name, hm in meta["heads"].items():
-            heads[name] = LinearHead(classes=tuple(hm["classes"]), W=arrays[f"{name}.W"], b=arrays[f"{name}.b"],
-                                     temperature=float(hm["temperature"]))
+            if hm.get("kind") == "mlp":
+                heads[name] = MLPHead(classes=tuple(hm["classes"]), W1=arrays[f"{name}.W1"], b1=arrays[f"{name}.b1"],
+                                      W=arrays[f"{name}.W"], b=arrays[f"{name}.b"],
+                                      temperature=float(hm["temperature"]))
+            else:
+                heads[name] = LinearHead(classes=tuple(hm["classes"]), W=arrays[f"{name}.W"], b=arrays[f"{name}.b"],
+                                         temperature=float(hm["temperature"]))
         nb = {k[3:]: v for k, v in arrays.items() if k.startswith("nb.")}
         known = {"heads", "calibration", "types", "cue_labels", "cue_scale", "model_version", "taxonomy_version",
                  "encoder_key", "vocab", "bow_scale", "decision_bias"}
