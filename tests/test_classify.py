@@ -345,3 +345,23 @@ def test_mlp_type_head_round_trips_through_the_artifact(tmp_path: Path) -> None:
     loaded = ClassifierModel.load(tmp_path / "m")
     assert isinstance(loaded.heads["type_full"], MLPHead)
     assert np.allclose(loaded.heads["type_full"].proba(x), head.proba(x), atol=1e-5)
+
+
+def test_literature_titles_are_valid_and_disjoint_from_dev(shared_dir: Path) -> None:
+    """The bundled literature titles parse with valid labels and never repeat a dev.jsonl title,
+    so CV on dev (where they are training-only) stays honest."""
+    import re
+
+    from aisec_radar.classify.data import bundled_literature_file
+
+    path = bundled_literature_file()
+    assert path is not None
+    rows = read_label_file(path, load_taxonomy(), need_text=True)
+    assert len(rows) > 200 and all(not e.abstract and e.id is None for e in rows)
+    assert all(json.loads(line)["source"] == "literature" for line in path.read_text().splitlines() if line)
+
+    def norm(t: str) -> str:
+        return re.sub(r"[^a-z0-9]+", " ", t.lower()).strip()
+
+    dev = {norm(json.loads(line).get("title") or "") for line in (shared_dir / "labels" / "dev.jsonl").open()}
+    assert not {norm(e.title) for e in rows} & dev

@@ -23,6 +23,7 @@ from aisec_radar.classify.cues import CueMatcher, bow_matrix, build_vocab
 from aisec_radar.classify.data import (
     Example,
     bundled_label_files,
+    bundled_literature_file,
     default_corpus_path,
     pool_examples,
     read_corpus,
@@ -73,13 +74,16 @@ def _id_texts(settings: Settings, ids: set[str], corpus_path: Path | None) -> di
 
 
 def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | None,
-             pool_size: int = POOL_SIZE, seed: int = 13) -> tuple[list[Example], dict[str, int]]:
-    """Every training example, deduplicated; a summary of where they came from."""
+             pool_size: int = POOL_SIZE, seed: int = 13,
+             literature: bool = True) -> tuple[list[Example], dict[str, int]]:
+    """Every training example, deduplicated; a summary of where they came from. The bundled
+    literature titles come last so the other examples keep their order (and CV folds)."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     file_examples: list[Example] = []
-    for path in [*bundled_label_files(), *label_files]:
-        exs = read_label_file(Path(path), taxonomy)
-        src = "hand" if path in bundled_label_files() else "file"
+    lit = bundled_literature_file() if literature else None
+    for path in [*bundled_label_files(), *label_files, *([lit] if lit else [])]:
+        exs = read_label_file(Path(path), taxonomy, need_text=path == lit)
+        src = "literature" if path == lit else "hand" if path in bundled_label_files() else "file"
         for e in exs:
             e.source = src
         file_examples.extend(exs)
@@ -233,7 +237,7 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     bow = {"title": bow_matrix(t_title, vocab, idf), "full": bow_matrix(t_full, vocab, idf)} if vocab else {}
     es = T.ExampleSet(examples, emb, cues, bow, bow_scale=cfg["bow_scale"])
     types = taxonomy.type_ids
-    n_eval = sum(1 for e in examples if e.source not in ("pool", "taxonomy"))
+    n_eval = sum(1 for e in examples if e.source not in ("pool", "taxonomy", "literature"))
     heads = T.fit_heads(es, types, cfg)
     model = ClassifierModel(model_version="", taxonomy_version=taxonomy.version,
                             encoder_key=encoder_model_key(settings), types=types, cue_labels=tuple(cm.labels),

@@ -37,7 +37,7 @@ class Example:
     abstract: str
     label: str  # one of the taxonomy's label ids (nine types, other_aisec, not_relevant)
     role: str | None = None
-    source: str = "file"  # dev | stream | hand | taxonomy | pool | curator | file
+    source: str = "file"  # dev | stream | hand | literature | taxonomy | pool | curator | file
     sample: str | None = None  # keyword | random (hand-labelled stream samples)
     weight: float = 1.0
     line: int = 0
@@ -52,6 +52,13 @@ def bundled_label_files() -> list[Path]:
     """The hand-labelled stream samples shipped with the package (ids + labels only)."""
     base = resources.files("aisec_radar.classify").joinpath("data")
     return sorted(Path(str(p)) for p in base.iterdir() if p.name.startswith("handlabels") and p.name.endswith(".jsonl"))
+
+
+def bundled_literature_file() -> Path | None:
+    """Curated titles of well-known published papers (titles only, no ids), written from the
+    literature to fill thin classes; training-only: CV never scores them (see training.cross_validate)."""
+    p = Path(str(resources.files("aisec_radar.classify").joinpath("data").joinpath("literature.jsonl")))
+    return p if p.exists() else None
 
 
 def read_label_file(path: Path, taxonomy: Taxonomy, need_text: bool = False) -> list[Example]:

@@ -148,7 +148,8 @@ def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
 def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float,
           keep: Any, title_only_in_full: bool | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Feature rows for a head of `view`: own-view rows, plus the other view of papers with an
-    abstract at cross_view_weight. Titles-only examples enter the full view only if configured."""
+    abstract at cross_view_weight. Titles-only examples enter the full view only if configured;
+    the bundled literature titles never do (they cost stream type/role accuracy there)."""
     tof = cfg["title_only_in_full"] if title_only_in_full is None else title_only_in_full
     Xs, idx, ws = [], [], []
     for v in VIEWS:
@@ -157,7 +158,7 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float,
         for i, e in enumerate(es.examples):
             if not keep(e) or (e.source == "pool" and view not in cfg.get("pool_views", VIEWS)):
                 continue
-            if own and (v == "title" or e.has_abstract or tof):
+            if own and (v == "title" or e.has_abstract or (tof and e.source != "literature")):
                 rows.append(i)
             elif not own and e.has_abstract and cfg["cross_view_weight"] > 0:
                 rows.append(i)
@@ -233,13 +234,15 @@ class OOF:
 def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], k: int = 5,
                    evaluate: Any = None) -> OOF:
     """k-fold CV over examples selected by `evaluate` (default: all but pool/taxonomy); those
-    never evaluated (pool, taxonomy) are in every training fold."""
+    never evaluated (pool, taxonomy, literature) are in every training fold. Folds are drawn
+    without the literature titles, so adding them leaves the other examples' folds unchanged."""
     if evaluate is None:
-        evaluate = lambda e: e.source not in ("pool", "taxonomy")  # noqa: E731
+        evaluate = lambda e: e.source not in ("pool", "taxonomy", "literature")  # noqa: E731
     ev = np.array([bool(evaluate(e)) for e in es.examples])
     n = len(es.examples)
-    labels = [e.label for e in es.examples]
-    folds = stratified_folds(labels, k, cfg["seed"])
+    base = np.array([e.source != "literature" for e in es.examples], dtype=bool)
+    folds = np.full(n, -1, dtype=np.int32)
+    folds[base] = stratified_folds([e.label for e, b in zip(es.examples, base, strict=True) if b], k, cfg["seed"])
     folds[~ev] = -1
     rel = {v: np.full((n, len(RELEVANCE)), np.nan) for v in VIEWS}
     typ = {v: np.full((n, len(types)), np.nan) for v in VIEWS}
