@@ -1,6 +1,6 @@
 """The nightly job: crawl (incremental) -> classify new and stale -> retrain when enough new labels
-arrived -> refresh dashboard aggregates and topic candidates -> write the digest. One run record, counts and timings per stage, and exit codes that mean
-something to cron.
+arrived -> refresh dashboard aggregates and topic candidates -> write the digest. One run record,
+counts and timings per stage, and exit codes that mean something to cron.
 
 Each stage commits its own work (the crawler page by page, the classifier batch by batch), so a
 failure leaves everything before it in place and the next night resumes from the crawl checkpoint

@@ -61,7 +61,8 @@ def synthetic_prediction(p: Paper, rng: random.Random, type_ids: list[str], role
 
 
 def build_filled_db(path: Path, records: list[dict[str, Any]], n: int = 2000, seed: int = 7) -> dict[str, Any]:
-    """n corpus papers (spread over the corpus) + a hostile one, synthetic predictions, some curator labels, runs, citations."""
+    """n corpus papers (spread over the corpus) + a hostile one, synthetic predictions, some curator labels,
+    runs and citations."""
     from aisec_radar.store.survey import Citation, store_citations
 
     tax = load_taxonomy()

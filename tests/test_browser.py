@@ -8,89 +8,31 @@ refresh the ones the curator guide shows.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, running_dashboard, shots_dir
 from dashboard_data import CURATOR_SECRET, HOSTILE_ID, build_filled_db
 
 from aisec_radar.dashboard.auth import hash_secret
 from aisec_radar.store import connect, init_db
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-REPO = Path(__file__).resolve().parents[1]
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"dashboard exited early with {proc.returncode}: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("dashboard did not become ready")
 
 
 @pytest.fixture
 def server(tmp_path, corpus_records):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     db = tmp_path / "browser.duckdb"
     init_db(db)
     build_filled_db(db, corpus_records, n=800)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AISEC_RADAR_")}
-    env["AISEC_RADAR_CURATOR_SECRET_HASH"] = hash_secret(CURATOR_SECRET)
-    aisec = shutil.which("aisec-radar", path=str(Path(sys.executable).parent)) or "aisec-radar"
-    proc = subprocess.Popen([aisec, "dashboard", "--db", str(db), "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc)
+    with running_dashboard(db, tmp_path, hash_secret(CURATOR_SECRET)) as url:
         yield url, db
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _shots_dir() -> Path:
-    d = Path(os.environ.get("AISEC_RADAR_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
-    if not d.is_absolute():
-        d = REPO / d
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def test_trends_papers_review_in_chromium(server):
     from playwright.sync_api import expect, sync_playwright
 
     url, db = server
-    shots = _shots_dir()
+    shots = shots_dir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

@@ -7,19 +7,12 @@ the ones docs/curator-guide.md shows.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, running_dashboard, shots_dir
 from test_topics import MODEL, _build, _no_encoder
 
 from aisec_radar.config import Settings
@@ -31,45 +24,11 @@ from aisec_radar.topics import DiscoveryParams, discover_topics
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SECRET = "topic-curator-secret"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"dashboard exited early with {proc.returncode}: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("dashboard did not become ready")
-
-
-def _shots_dir() -> Path:
-    d = Path(os.environ.get("AISEC_RADAR_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
-    if not d.is_absolute():
-        d = REPO / d
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 @pytest.fixture
 def server(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     db = tmp_path / "topics.duckdb"
     from aisec_radar.store import init_db
 
@@ -79,23 +38,8 @@ def server(tmp_path):
     for end in (date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30)):  # three nightly runs
         res = discover_topics(s, load_taxonomy(), until=end, encoder=_no_encoder, model=MODEL,
                               params=DiscoveryParams(min_cluster_size=8))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AISEC_RADAR_")}
-    env["AISEC_RADAR_CURATOR_SECRET_HASH"] = hash_secret(SECRET)
-    aisec = shutil.which("aisec-radar", path=str(Path(sys.executable).parent)) or "aisec-radar"
-    proc = subprocess.Popen([aisec, "dashboard", "--db", str(db), "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc)
+    with running_dashboard(db, tmp_path, hash_secret(SECRET)) as url:
         yield url, db, res, set(ids["steady"])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_topic_panel_in_chromium(server):
@@ -105,7 +49,7 @@ def test_topic_panel_in_chromium(server):
     url, db, res, steady_ids = server
     # the steady certified-robustness theme: a known other_aisec family a curator might merge
     steady = max(res.candidates, key=lambda c: len(steady_ids & {a for a, _ in c.members})).topic_id
-    shots = _shots_dir()
+    shots = shots_dir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
