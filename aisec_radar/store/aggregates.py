@@ -296,24 +296,12 @@ _LABELLED_CLASSIFIER_CURRENT = (
 
 def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
     """As queries.agreement (classifier vs curators per label id), windowing only labelled papers' predictions."""
-    return con.execute(
-        "WITH both_ AS (SELECT l.arxiv_id, l.types AS cur, "
-        "CASE WHEN cp.relevance = 'in_taxonomy' THEN cp.labels ELSE [cp.relevance] END AS pred "
-        f"FROM current_labels l JOIN ({_LABELLED_CLASSIFIER_CURRENT}) cp USING (arxiv_id)), "
-        "t AS (SELECT unnest(?::VARCHAR[]) AS type) "
-        "SELECT t.type, count(*) FILTER (WHERE list_contains(pred, t.type)) AS predicted, "
-        "count(*) FILTER (WHERE list_contains(pred, t.type) AND list_contains(cur, t.type)) AS agreed, "
-        "count(*) FILTER (WHERE list_contains(cur, t.type)) AS curated "
-        "FROM t CROSS JOIN both_ GROUP BY t.type ORDER BY t.type",
-        [list(label_ids)],
-    ).df()
+    return queries.agreement(con, label_ids, current_sql=_LABELLED_CLASSIFIER_CURRENT)
 
 
 def reviewed_pairs(con: duckdb.DuckDBPyConnection) -> int:
     """As queries.reviewed_pairs, windowing only labelled papers' predictions."""
-    return int(con.execute(
-        f"SELECT count(*) FROM current_labels l JOIN ({_LABELLED_CLASSIFIER_CURRENT}) cp USING (arxiv_id)"
-    ).fetchall()[0][0])
+    return queries.reviewed_pairs(con, current_sql=_LABELLED_CLASSIFIER_CURRENT)
 
 
 _QUEUE = (

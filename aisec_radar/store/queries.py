@@ -442,7 +442,7 @@ _CLASSIFIER_CURRENT = (
 )
 
 
-def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
+def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str], current_sql: str | None = None):
     """Classifier vs curators on papers both have judged, per label id.
 
     ``predicted`` papers the classifier gave the label, ``agreed`` of those the curator kept it
@@ -452,7 +452,7 @@ def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
     return con.execute(
         "WITH both_ AS (SELECT l.arxiv_id, l.types AS cur, "
         "CASE WHEN cp.relevance = 'in_taxonomy' THEN cp.labels ELSE [cp.relevance] END AS pred "
-        f"FROM current_labels l JOIN ({_CLASSIFIER_CURRENT}) cp USING (arxiv_id)), "
+        f"FROM current_labels l JOIN ({current_sql or _CLASSIFIER_CURRENT}) cp USING (arxiv_id)), "
         "t AS (SELECT unnest(?::VARCHAR[]) AS type) "
         "SELECT t.type, count(*) FILTER (WHERE list_contains(pred, t.type)) AS predicted, "
         "count(*) FILTER (WHERE list_contains(pred, t.type) AND list_contains(cur, t.type)) AS agreed, "
@@ -462,10 +462,14 @@ def agreement(con: duckdb.DuckDBPyConnection, label_ids: list[str]):
     ).df()
 
 
-def reviewed_pairs(con: duckdb.DuckDBPyConnection) -> int:
-    """Papers with both a curator label and a prediction (the base of the agreement table)."""
+def reviewed_pairs(con: duckdb.DuckDBPyConnection, current_sql: str | None = None) -> int:
+    """Papers with both a curator label and a prediction (the base of the agreement table).
+
+    ``current_sql`` lets store/aggregates pass a cheaper "current prediction" subquery.
+    """
     return int(con.execute(
-        f"SELECT count(*) FROM current_labels l JOIN ({_CLASSIFIER_CURRENT}) cp USING (arxiv_id)").fetchall()[0][0])
+        f"SELECT count(*) FROM current_labels l JOIN ({current_sql or _CLASSIFIER_CURRENT}) cp USING (arxiv_id)"
+    ).fetchall()[0][0])
 
 
 # --------------------------------------------------------------------------------------------- runs
