@@ -333,16 +333,7 @@ def review_queue(con: duckdb.DuckDBPyConnection, limit: int = 20, exclude: tuple
         "ORDER BY top.pred_review_priority DESC NULLS LAST, top.arxiv_id DESC",
         [list(exclude), limit],
     ).fetchall()
-    keys = ["arxiv_id", "title", "abstract", "date", "primary_category", "relevance", "labels", "role",
-            "modality", "confidence", "review_priority", "type_scores", "explanation"]
-    out = []
-    for r in rows:
-        d = dict(zip(keys, r, strict=True))
-        d["labels"] = list(d["labels"] or [])
-        d["type_scores"] = queries._json(d["type_scores"])
-        d["explanation"] = queries._json(d["explanation"])
-        out.append(d)
-    return out
+    return queries.queue_rows(rows)
 
 
 # ------------------------------------------------------------------------------------------ IVF

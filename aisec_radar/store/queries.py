@@ -401,11 +401,18 @@ def review_queue(con: duckdb.DuckDBPyConnection, limit: int = 20, exclude: tuple
         "ORDER BY pick.review_priority DESC NULLS LAST, pick.arxiv_id DESC",
         [list(exclude), limit],
     ).fetchall()
-    keys = ["arxiv_id", "title", "abstract", "date", "primary_category", "relevance", "labels", "role",
-            "modality", "confidence", "review_priority", "type_scores", "explanation"]
+    return queue_rows(rows)
+
+
+_QUEUE_KEYS = ["arxiv_id", "title", "abstract", "date", "primary_category", "relevance", "labels", "role",
+               "modality", "confidence", "review_priority", "type_scores", "explanation"]
+
+
+def queue_rows(rows: list[tuple]) -> list[dict]:
+    """Review-queue rows (in _QUEUE_KEYS order) as dicts with lists and parsed JSON, for both query paths."""
     out = []
     for r in rows:
-        d = dict(zip(keys, r, strict=True))
+        d = dict(zip(_QUEUE_KEYS, r, strict=True))
         d["labels"] = list(d["labels"] or [])
         d["type_scores"] = _json(d["type_scores"])
         d["explanation"] = _json(d["explanation"])
