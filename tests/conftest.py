@@ -48,15 +48,40 @@ def db_path(tmp_path: Path) -> Path:
     return p
 
 
-# --- crawler: a small committed corpus and the local arXiv stand-in (no ../shared needed) ---------
+# --- crawler: a small corpus slice and the local arXiv stand-in ---------------------------------
 CRAWLER_FIXTURES = REPO / "tests" / "fixtures" / "crawler"
 
 
 @pytest.fixture(scope="session")
-def corpus_slice_path() -> Path:
+def corpus_slice_path(corpus_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """145 papers in the shared corpus's JSONL format: cs.CR / cs.LG (cross-lists included) plus 10
-    papers of other categories (ids 2607.9xxxx) that a harvest must leave out."""
-    return CRAWLER_FIXTURES / "corpus_slice.jsonl"
+    papers of other categories (ids 2607.9xxxx) that a harvest must leave out.
+
+    Built from ../shared's corpus by the id list in corpus_slice_spec.json (shared data stays out of
+    the repo), so tests that use it skip where ../shared is absent.
+    """
+    spec = json.loads((CRAWLER_FIXTURES / "corpus_slice_spec.json").read_text(encoding="utf-8"))
+    wanted = {e if isinstance(e, str) else e["from"] for e in spec["records"]}
+    found: dict[str, dict] = {}
+    with gzip.open(corpus_path, "rt", encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec["id"] in wanted:
+                found[rec["id"]] = rec
+    keys = ("id", "version", "title", "abstract", "authors", "categories", "primary_category", "published",
+            "updated", "listing_date")
+    out = tmp_path_factory.mktemp("corpus_slice") / "corpus_slice.jsonl"
+    with out.open("w", encoding="utf-8") as f:
+        for e in spec["records"]:
+            if isinstance(e, str):
+                rec = {k: found[e].get(k) for k in keys}
+            else:
+                src = found[e["from"]]
+                rec = {k: src.get(k) for k in keys}
+                rec.update({k: v for k, v in e.items() if k != "from"})
+                rec["title"] = spec["title_prefix"] + src["title"]
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return out
 
 
 @pytest.fixture
