@@ -71,8 +71,16 @@ def test_topic_panel_in_chromium(server):
             page.screenshot(path=str(shots / "topics.png"))
 
             # choose the steady candidate and merge it into a type
-            page.get_by_role("combobox", name="Candidate").click()
-            page.get_by_role("option").filter(has_text=steady).click()
+            for attempt in range(6):  # a rerun can close the dropdown under us: open it again
+                try:
+                    page.get_by_role("combobox", name="Candidate").click(timeout=15_000)
+                    page.get_by_role("option").filter(has_text=steady).click(timeout=10_000)
+                    break
+                except PlaywrightError:
+                    if attempt == 5:
+                        raise
+                    page.keyboard.press("Escape")
+                    page.wait_for_timeout(1000)
             merge = page.get_by_role("button", name="Merge: queue its papers for review")
             for _ in range(10):  # the selection reruns the script: the button may be replaced under us
                 try:
