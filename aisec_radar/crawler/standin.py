@@ -257,6 +257,18 @@ def parse_search_query(q: str):
 # rendering
 
 
+
+def _metadata_tail(r: CorpusRecord, root: str) -> str:
+    """The elements both arXiv metadata formats end with, in arXiv's order, and the closing root tag."""
+    parts = []
+    if r.comment:
+        parts.append(f"<comments>{escape(r.comment)}</comments>")
+    if r.doi:
+        parts.append(f"<doi>{escape(r.doi)}</doi>")
+    parts.append("<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>")
+    parts.append(f"<abstract>  {escape(r.abstract)}\n</abstract></{root}>\n")
+    return "".join(parts)
+
 def _arxivraw(r: CorpusRecord) -> str:
     versions = []
     for v in range(1, r.version + 1):
@@ -275,13 +287,7 @@ def _arxivraw(r: CorpusRecord) -> str:
         f"<title>{escape(r.title)}</title><authors>{escape(authors)}</authors>",
         f"<categories>{escape(' '.join(r.categories))}</categories>",
     ]
-    if r.comment:
-        parts.append(f"<comments>{escape(r.comment)}</comments>")
-    if r.doi:
-        parts.append(f"<doi>{escape(r.doi)}</doi>")
-    parts.append("<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>")
-    parts.append(f"<abstract>  {escape(r.abstract)}\n</abstract></arXivRaw>\n")
-    return "".join(parts)
+    return "".join(parts) + _metadata_tail(r, "arXivRaw")
 
 
 def _arxiv(r: CorpusRecord) -> str:
@@ -298,13 +304,7 @@ def _arxiv(r: CorpusRecord) -> str:
         f"<authors>{''.join(authors)}</authors><title>{escape(r.title)}</title>",
         f"<categories>{escape(' '.join(r.categories))}</categories>",
     ]
-    if r.comment:
-        parts.append(f"<comments>{escape(r.comment)}</comments>")
-    if r.doi:
-        parts.append(f"<doi>{escape(r.doi)}</doi>")
-    parts.append("<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>")
-    parts.append(f"<abstract>  {escape(r.abstract)}\n</abstract></arXiv>\n")
-    return "".join(parts)
+    return "".join(parts) + _metadata_tail(r, "arXiv")
 
 
 def _oai_record(r: CorpusRecord, prefix: str) -> str:

@@ -148,20 +148,25 @@ def _cand(row: tuple) -> dict[str, Any]:
     return d
 
 
+def _where(sql: str, conds: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """Append ``WHERE`` with the clauses whose value is not None; a list value binds several parameters."""
+    clauses, params = [], []
+    for clause, value in conds:
+        if value is None:
+            continue
+        clauses.append(clause)
+        params.extend(value if isinstance(value, list) else [value])
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql, params
+
+
 def list_candidates(con: duckdb.DuckDBPyConnection, model: str | None = None,
                     statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Candidates (centroid included), optionally of one embedding model and some statuses."""
     sql = f"SELECT {_CAND_COLS} FROM topic_candidates"
-    where, params = [], []
-    if model is not None:
-        where.append("model = ?")
-        params.append(model)
-    if statuses is not None:
-        st = list(statuses)
-        where.append("status IN (" + ",".join("?" * len(st)) + ")")
-        params.extend(st)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql, params = _where(sql, [("model = ?", model),
+                               ("list_contains(?::VARCHAR[], status)", None if statuses is None else [list(statuses)])])
     sql += " ORDER BY topic_id"
     return [_cand(r) for r in con.execute(sql, params).fetchall()]
 
@@ -269,15 +274,7 @@ def snapshots(con: duckdb.DuckDBPyConnection, topic_id: str | None = None,
               run_id: int | None = None) -> list[dict[str, Any]]:
     """Snapshots, oldest run first; filter by candidate and/or run."""
     sql = f"SELECT {_SNAP_COLS} FROM topic_snapshots s LEFT JOIN runs r USING (run_id)"
-    where, params = [], []
-    if topic_id is not None:
-        where.append("s.topic_id = ?")
-        params.append(topic_id)
-    if run_id is not None:
-        where.append("s.run_id = ?")
-        params.append(run_id)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql, params = _where(sql, [("s.topic_id = ?", topic_id), ("s.run_id = ?", run_id)])
     sql += " ORDER BY s.run_id, s.topic_id"
     return [_snap(r) for r in con.execute(sql, params).fetchall()]
 
@@ -314,16 +311,10 @@ def candidate_rows(con: duckdb.DuckDBPyConnection, since: date | None = None,
         "(SELECT count(*) FROM topic_snapshots x WHERE x.topic_id = c.topic_id) AS runs_seen "
         "FROM topic_candidates c JOIN topic_snapshots s ON s.topic_id = c.topic_id AND s.run_id = c.last_run_id"
     )
-    where, params = [], []
-    if statuses is not None:
-        st = list(statuses)
-        where.append("c.status IN (" + ",".join("?" * len(st)) + ")")
-        params.extend(st)
-    if since is not None:
-        where.append("c.last_seen >= ?")
-        params.append(datetime.combine(since, datetime.min.time()))
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql, params = _where(sql, [
+        ("list_contains(?::VARCHAR[], c.status)", None if statuses is None else [list(statuses)]),
+        ("c.last_seen >= ?", None if since is None else datetime.combine(since, datetime.min.time())),
+    ])
     sql += " ORDER BY c.size DESC, c.topic_id"
     keys = ["topic_id", "status", "first_seen", "last_seen", "size", "target", "target_version", "first_run_id",
             "last_run_id", "key_phrases", "monthly_counts", "growth", "nearest_type", "nearest_sim",
@@ -420,15 +411,7 @@ def suggestions(con: duckdb.DuckDBPyConnection, reason: str | None = None, ref: 
            "(SELECT max(l.label_id) FROM labels l WHERE l.arxiv_id = s.arxiv_id AND l.created_at >= s.created_at "
            " AND l.source <> 'taxonomy-migration') AS answered_by "
            "FROM review_suggestions s")
-    where, params = [], []
-    if reason is not None:
-        where.append("s.reason = ?")
-        params.append(reason)
-    if ref is not None:
-        where.append("s.ref = ?")
-        params.append(ref)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql, params = _where(sql, [("s.reason = ?", reason), ("s.ref = ?", ref)])
     sql += " ORDER BY s.suggestion_id"
     keys = ["suggestion_id", "arxiv_id", "suggested_types", "options", "reason", "ref", "taxonomy_version",
             "from_label_id", "created_at", "answered_by"]

@@ -97,15 +97,24 @@ def merge(db_path: str | Path, topic_id: str, into: str, taxonomy: Taxonomy, cur
     if into not in taxonomy.type_ids:
         raise TaxonomyError(f"cannot merge into '{into}': not a type of taxonomy {taxonomy.version}; "
                             f"valid types: {', '.join(taxonomy.type_ids)}")
+    queued = _close_into(db_path, topic_id, "merge", into, taxonomy.version, curator, note, timeout,
+                         f"candidate {topic_id} merged into {into} by {curator}")
+    return ActionResult(topic_id, "merge", target=into, taxonomy_version=taxonomy.version, queued=queued)
+
+
+def _close_into(db_path: str | Path, topic_id: str, action: str, target: str, version: str, curator: str,
+                note: str | None, timeout: float, why: str) -> int:
+    """Merge or promote, in one transaction: queue the members for review with ``target`` suggested,
+    set the candidate's status and record the curator's action. Returns how many papers were queued."""
+    status = {"merge": "merged", "promote": "promoted"}[action]
     with transaction(db_path, timeout=timeout) as con:
         cand = _candidate(con, topic_id)
         _check_open(cand)
-        queued = _queue_members(con, cand, into, "topic-merge", taxonomy.version,
-                                f"candidate {topic_id} merged into {into} by {curator}")
-        st.set_status(con, topic_id, "merged", target=into, target_version=taxonomy.version)
-        st.add_action(con, topic_id, "merge", curator, target=into, taxonomy_version=taxonomy.version, note=note,
+        queued = _queue_members(con, cand, target, f"topic-{action}", version, why)
+        st.set_status(con, topic_id, status, target=target, target_version=version)
+        st.add_action(con, topic_id, action, curator, target=target, taxonomy_version=version, note=note,
                       queued=queued)
-    return ActionResult(topic_id, "merge", target=into, taxonomy_version=taxonomy.version, queued=queued)
+    return queued
 
 
 def promote(db_path: str | Path, topic_id: str, new_type: str, taxonomy_path: str | Path | None, curator: str,
@@ -145,14 +154,8 @@ def promote(db_path: str | Path, topic_id: str, new_type: str, taxonomy_path: st
     plan, written = create_version(db_path, [{"add": spec}], base_version=base_version, taxonomy_path=taxonomy_path,
                                    version=version, note=note or f"promote candidate {topic_id} to {new_type}",
                                    created_by=curator, out_path=out_path, timeout=timeout)
-    with transaction(db_path, timeout=timeout) as con:
-        cand = _candidate(con, topic_id)
-        _check_open(cand)
-        queued = _queue_members(con, cand, new_type, "topic-promote", plan.version,
-                                f"candidate {topic_id} promoted to {new_type} ({plan.version}) by {curator}")
-        st.set_status(con, topic_id, "promoted", target=new_type, target_version=plan.version)
-        st.add_action(con, topic_id, "promote", curator, target=new_type, taxonomy_version=plan.version, note=note,
-                      queued=queued)
+    queued = _close_into(db_path, topic_id, "promote", new_type, plan.version, curator, note, timeout,
+                         f"candidate {topic_id} promoted to {new_type} ({plan.version}) by {curator}")
     migrated = None
     if migrate:
         migrated = migrate_labels(db_path, plan.version, from_version=base_version, migrated_by=curator,
