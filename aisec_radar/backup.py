@@ -17,7 +17,7 @@ from aisec_radar.config import Settings
 from aisec_radar.errors import InputError, StoreError
 from aisec_radar.store import code_schema_version, connect
 from aisec_radar.store.backup import export_database, import_database, table_counts
-from aisec_radar.store.labels import dumps_label, label_history
+from aisec_radar.store.labels import label_history, write_labels_jsonl
 
 MANIFEST = "aisec-radar-backup.json"
 
@@ -31,9 +31,7 @@ def backup(settings: Settings, folder: Path) -> dict[str, int]:
         counts = table_counts(con)
         export_database(con, folder)
         history = label_history(con)
-    with (folder / "labels.jsonl").open("w", encoding="utf-8") as f:
-        for lab in history:
-            f.write(dumps_label(lab) + "\n")
+    write_labels_jsonl(folder / "labels.jsonl", history)  # the same format `labels import` reads
     manifest = {"aisec_radar": __version__, "schema_version": code_schema_version(),
                 "source": str(settings.db_path), "tables": counts}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")

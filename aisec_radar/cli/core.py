@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ from aisec_radar.cli.common import db_option, echo_json, get_settings
 from aisec_radar.errors import InputError, TaxonomyError, UnknownPaper
 from aisec_radar.records import Label, split_arxiv_id
 from aisec_radar.store import connect, init_db, transaction
-from aisec_radar.store.labels import add_label, dumps_label, import_labels, label_from_json, label_history
+from aisec_radar.store.labels import add_label, import_labels, label_history, read_labels_jsonl, write_labels_jsonl
 from aisec_radar.store.papers import paper_exists
 from aisec_radar.store.stats import stats
 from aisec_radar.taxonomy import load_taxonomy
@@ -103,34 +102,8 @@ def labels_export(ctx: click.Context, file: str, db_path: str | None) -> None:
     with connect(s.db_path, read_only=True, timeout=s.lock_timeout) as con:
         history = label_history(con)
     out = Path(file)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for lab in history:
-            f.write(dumps_label(lab) + "\n")
-    tmp.replace(out)
+    write_labels_jsonl(out, history)
     click.echo(f"exported {len(history)} label(s) to {out}")
-
-
-def read_labels_file(path: Path, valid: Label | None = None, taxonomy=None) -> list[Label]:
-    """Parse a labels JSONL file; any bad line fails the whole import, naming file and line."""
-    if not path.exists():
-        raise InputError(f"labels file {path} does not exist")
-    labels = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            lab = label_from_json(obj)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path}:{n}: not a valid label record ({exc})") from exc
-        if taxonomy is not None:
-            try:
-                taxonomy.check_labels(lab.types, where=f"at {path}:{n}")
-            except TaxonomyError as exc:
-                raise InputError(str(exc)) from exc
-        labels.append(lab)
-    return labels
 
 
 @labels_group.command("import")
@@ -141,7 +114,7 @@ def labels_import(ctx: click.Context, file: str, db_path: str | None) -> None:
     """Append the labels of FILE.jsonl that the store does not have yet (all or nothing)."""
     s = get_settings(ctx, db_path=db_path)
     tax = load_taxonomy(s.taxonomy_path or None)
-    labels = read_labels_file(Path(file), taxonomy=tax)
+    labels = read_labels_jsonl(Path(file), taxonomy=tax)
     with transaction(s.db_path, timeout=s.lock_timeout) as con:
         added, skipped = import_labels(con, labels)
         unknown = sorted({lab.arxiv_id for lab in labels if not paper_exists(con, lab.arxiv_id)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -98,3 +99,38 @@ def import_labels(con: duckdb.DuckDBPyConnection, labels: Iterable[Label]) -> tu
 
 def dumps_label(label: Label) -> str:
     return json.dumps(label_to_json(label), ensure_ascii=False)
+
+
+def write_labels_jsonl(path: Path, labels: Iterable[Label]) -> None:
+    """Write labels as JSON Lines through a temporary file, so a crash never leaves half an export."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for lab in labels:
+            f.write(dumps_label(lab) + "\n")
+    tmp.replace(path)
+
+
+def read_labels_jsonl(path: Path, taxonomy: Any = None) -> list[Label]:
+    """Parse a labels JSONL file; any bad line fails the whole import, naming file and line.
+
+    ``taxonomy`` (a taxonomy.Taxonomy) checks the type ids of every line before anything is written.
+    """
+    from aisec_radar.errors import InputError, TaxonomyError
+
+    if not path.exists():
+        raise InputError(f"labels file {path} does not exist")
+    labels = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            lab = label_from_json(json.loads(line))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}:{n}: not a valid label record ({exc})") from exc
+        if taxonomy is not None:
+            try:
+                taxonomy.check_labels(lab.types, where=f"at {path}:{n}")
+            except TaxonomyError as exc:
+                raise InputError(str(exc)) from exc
+        labels.append(lab)
+    return labels
