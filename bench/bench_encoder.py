@@ -1,4 +1,5 @@
-"""Encoder backends side by side in one run: torch vs ONNX fp32 vs ONNX dynamic int8.
+"""Encoder backends side by side in one run: torch vs ONNX fp32 vs ONNX dynamic int8 vs hybrid
+(torch for short texts, int8 for long ones).
 
 For each backend: abstracts/s (wall) and texts per CPU-second (steadier on a shared machine), the
 cosine of its embeddings to torch's for the same texts, the share of papers whose classifier
@@ -30,7 +31,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("AISEC_RADAR_SHARED", REPO.parent / "shared"))
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "hybrid")
 AGREEMENT_BAR = 0.99
 
 

@@ -80,3 +80,29 @@ def test_onnx_matches_torch(onnx_cache: Path, torch_embeddings: np.ndarray, quan
     mtime = os.path.getmtime(enc.onnx_path)
     enc2 = onnx_backend.OnnxEncoder("", quantized=quantized, cache_dir=onnx_cache)
     assert enc2.onnx_path == enc.onnx_path and os.path.getmtime(enc2.onnx_path) == mtime
+
+
+@pytest.mark.slow
+def test_hybrid_routes_short_texts_to_torch_and_long_ones_to_int8(
+        onnx_cache: Path, torch_embeddings: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default backend: exact torch vectors for titles, int8 for abstracts, rows in input order."""
+    from dataclasses import replace
+
+    from aisec_radar.classify import encoder
+    from aisec_radar.config import Settings
+
+    monkeypatch.setenv("AISEC_RADAR_ONNX_CACHE", str(onnx_cache))
+    monkeypatch.setattr(encoder, "_ENCODERS", {})
+    s = replace(Settings(), encoder_backend="hybrid")
+    assert Settings().encoder_backend == "hybrid"
+    assert encoder.encoder_model_key(s) == "all-MiniLM-L6-v2@hybrid"
+    out = encoder.get_encoder(s).encode(TEXTS, batch_size=2)
+    assert out.shape == (len(TEXTS), 384)
+    short = [i for i, t in enumerate(TEXTS) if len(t) < encoder.HYBRID_SHORT_CHARS]
+    long_ = [i for i, t in enumerate(TEXTS) if len(t) >= encoder.HYBRID_SHORT_CHARS]
+    assert short and long_
+    np.testing.assert_allclose(out[short], torch_embeddings[short], atol=1e-5)  # torch, unchanged
+    cos = (out[long_] * torch_embeddings[long_]).sum(axis=1)
+    assert cos.min() > 0.95 and not np.allclose(out[long_], torch_embeddings[long_], atol=1e-5)  # int8
+    int8 = onnx_backend.OnnxEncoder("", quantized=True, cache_dir=onnx_cache).encode([TEXTS[i] for i in long_])
+    np.testing.assert_allclose(out[long_], int8, atol=1e-5)

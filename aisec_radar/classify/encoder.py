@@ -21,7 +21,11 @@ from aisec_radar.records import normalise_space
 if TYPE_CHECKING:
     from aisec_radar.config import Settings
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "hybrid")
+# hybrid: texts shorter than this (titles alone, a title with a stub abstract) go to torch, longer
+# ones to the int8 ONNX model. Short texts are where int8 moves decisions most (98.4% same labels on
+# titles-only dev vs 99.5% on abstracts) and cost least (~15 tokens vs the 256-token cap).
+HYBRID_SHORT_CHARS = 400
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str], Any] = {}
 
@@ -80,6 +84,31 @@ class _TorchEncoder:
                                  show_progress_bar=False, convert_to_numpy=True)
 
 
+class _HybridEncoder:
+    """torch for short texts, int8 ONNX for long ones: int8's speed where the time goes (abstracts)
+    and exact vectors where quantisation noise would move decisions (titles). Which model encodes a
+    text depends on the text alone, so cached vectors stay consistent under one cache key."""
+
+    def __init__(self, model_path: str) -> None:
+        from aisec_radar.classify.onnx_backend import OnnxEncoder
+
+        self.short = _TorchEncoder(model_path)
+        self.long = OnnxEncoder(model_path, quantized=True)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        short = [i for i, t in enumerate(texts) if len(t) < HYBRID_SHORT_CHARS]
+        long_ = [i for i, t in enumerate(texts) if len(t) >= HYBRID_SHORT_CHARS]
+        out: np.ndarray | None = None
+        for idx, enc in ((short, self.short), (long_, self.long)):
+            if not idx:
+                continue
+            vecs = np.asarray(enc.encode([texts[i] for i in idx], batch_size=batch_size), dtype=np.float32)
+            if out is None:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
 def get_encoder(settings: Settings) -> Any:
     """The encoder object for these settings, loaded once per process (models are slow to load)."""
     key = (resolve_model_path(settings), settings.encoder_backend)
@@ -89,6 +118,11 @@ def get_encoder(settings: Settings) -> Any:
         if enc is None:
             if settings.encoder_backend == "torch":
                 enc = _TorchEncoder(key[0])
+            elif settings.encoder_backend == "hybrid":
+                try:
+                    enc = _HybridEncoder(key[0])
+                except ImportError as exc:
+                    raise ClassifyError(f"encoder_backend 'hybrid' needs onnxruntime: {exc}") from exc
             else:
                 try:
                     from aisec_radar.classify.onnx_backend import OnnxEncoder
