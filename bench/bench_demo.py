@@ -55,13 +55,13 @@ def _classifier(explicit: str | None, tmp: Path, backend: str | None = None) -> 
 
     if explicit:
         return explicit, f"classifier {explicit}"
-    if not backend and (load_settings().classifier_path or shipped_model_dir().exists()):
+    if load_settings().classifier_path or shipped_model_dir().exists():  # any backend of its encoder
         return None, "shipped/configured classifier"
     from aisec_radar.classify.builder import build_model
     from aisec_radar.classify.data import Example
     from aisec_radar.classify.encoder import encode_texts, paper_text
 
-    s = load_settings(overrides={"db_path": str(tmp / "model.duckdb"), "encoder_backend": backend})
+    s = load_settings(overrides={"db_path": str(tmp / "model.duckdb"), "encoder_backend": backend or "torch"})
     ex = [Example(id=f"t{i}", title=t, abstract="", label=lab, role=None, source="file")
           for i, (t, lab) in enumerate(TINY)]
     vecs = encode_texts(s, [paper_text(e.title) for e in ex])
@@ -77,7 +77,8 @@ def main() -> int:
     ap.add_argument("--classifier-path", default=None,
                     help="Trained classifier folder (default: setting classifier_path, else the shipped model, "
                          "else a tiny model trained here: the encoder, which dominates the cost, is the same).")
-    ap.add_argument("--encoder-backend", default=None, help="torch | onnx | onnx-int8 (default: setting).")
+    ap.add_argument("--encoder-backend", default="hybrid",
+                    help="hybrid | torch | onnx | onnx-int8 (default: hybrid, as `aisec-radar demo` runs).")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     if not args.corpus.exists():

@@ -159,3 +159,27 @@ def test_config_file_reaches_the_app_through_argv():
     script_args = cmd[cmd.index("--") :]
     assert _config_file_arg(script_args) == str(Path("my.toml").resolve())
     assert _config_file_arg(["app.py", "-q", "--config-file=x"]) is None  # pytest's own argv is not ours
+
+
+def test_semantic_search_uses_vectors_of_the_same_encoder_under_another_backend(small):
+    """A demo database encoded with `hybrid`, read with the `torch` setting: search still finds its
+    vectors (same model, cosine >= 0.99 between backends); another model's vectors are never used."""
+    import numpy as np
+
+    from aisec_radar.store.embeddings import put_embeddings
+
+    db_path = small
+    with connect(db_path, read_only=True) as con:
+        hashes = [r[0] for r in con.execute("SELECT content_hash FROM papers ORDER BY arxiv_id").fetchall()]
+    vecs = np.eye(3, 4, dtype=np.float32)
+    with transaction(db_path) as con:
+        put_embeddings(con, "enc@hybrid", dict(zip(hashes, vecs, strict=True)))
+        put_embeddings(con, "other@torch", {hashes[0]: vecs[0], hashes[1]: vecs[1]})
+    with connect(db_path, read_only=True) as con:
+        assert queries.search_model_key(con, "enc@torch") == "enc@hybrid"
+        assert queries.search_model_key(con, "enc@hybrid") == "enc@hybrid"
+        assert queries.search_model_key(con, "other@torch") == "other@torch"
+        assert queries.search_model_key(con, "missing@torch") is None
+        key = queries.search_model_key(con, "enc@onnx")
+        top = queries.semantic_search(con, queries.Filters(scope="all"), [0.0, 1.0, 0.0, 0.0], key, limit=3)
+    assert list(top["arxiv_id"])[0] == "2502.00002"

@@ -40,11 +40,15 @@ def _semantic(s: Settings, f, text: str):
         st.info("Semantic search needs the classifier's encoder (`aisec_radar.classify.encode_texts`), "
                 "which this installation does not provide yet. Use keyword search instead.")
         return None
-    model_key = encoder_model_key(s)
-    if common.read(s, "embeddings_available", model_key) == 0:
-        st.info(f"No stored embeddings for encoder {md_escape(model_key)} yet: run `aisec-radar classify` "
+    configured = encoder_model_key(s)
+    model_key = common.read(s, "search_model_key", configured)
+    if model_key is None:
+        st.info(f"No stored embeddings for encoder {md_escape(configured)} yet: run `aisec-radar classify` "
                 "(or the nightly job) first.")
         return None
+    if model_key != configured:
+        st.caption(f"Searching the vectors stored by {md_escape(model_key)} (the setting is "
+                   f"{md_escape(configured)}; `aisec-radar classify --all` re-encodes with it).")
     with st.spinner("Encoding the query…"):
         try:
             vec = _encode(s, model_key, text)

@@ -320,6 +320,18 @@ def embeddings_available(con: duckdb.DuckDBPyConnection, model: str) -> int:
     return int(con.execute("SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0])
 
 
+def search_model_key(con: duckdb.DuckDBPyConnection, model: str) -> str | None:
+    """The embedding-cache key semantic search should use: `model` if it has vectors, else the key of
+    the same encoder under another backend (e.g. `…@hybrid` vectors in a demo database read with the
+    `torch` setting: cosine ≥ 0.99 between backends, so rankings agree), the one with most vectors."""
+    if embeddings_available(con, model):
+        return model
+    name = model.split("@")[0]
+    row = con.execute("SELECT model FROM embeddings WHERE split_part(model, '@', 1) = ? "
+                      "GROUP BY model ORDER BY count(*) DESC, model LIMIT 1", [name]).fetchone()
+    return row[0] if row else None
+
+
 def paper_detail(con: duckdb.DuckDBPyConnection, arxiv_id: str) -> dict[str, Any] | None:
     """Everything the paper view shows: metadata, versions, predictions, label history, survey status."""
     row = con.execute(
