@@ -365,3 +365,46 @@ def test_literature_titles_are_valid_and_disjoint_from_dev(shared_dir: Path) -> 
 
     dev = {norm(json.loads(line).get("title") or "") for line in (shared_dir / "labels" / "dev.jsonl").open()}
     assert not {norm(e.title) for e in rows} & dev
+
+
+def test_mix_relevance_collapses_the_flat_head_onto_three_classes() -> None:
+    from aisec_radar.classify.model import mix_relevance, softmax
+
+    rng = np.random.default_rng(3)
+    rel = softmax(rng.normal(size=(6, 3)))
+    flat = softmax(rng.normal(size=(6, 11)))  # nine types + other_aisec + not_relevant
+    np.testing.assert_allclose(mix_relevance(rel, flat, 0.0), rel)
+    only = mix_relevance(rel, flat, 1.0)
+    np.testing.assert_allclose(only[:, 0], flat[:, :9].sum(axis=1))
+    np.testing.assert_allclose(only[:, 1:], flat[:, 9:])
+    mixed = mix_relevance(rel, flat, 0.7)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
+    np.testing.assert_allclose(mixed, 0.3 * rel + 0.7 * only)
+
+
+@pytest.mark.slow
+def test_flat_heads_are_trained_saved_and_blended_into_relevance(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from aisec_radar.classify.encoder import encode_texts
+    from aisec_radar.classify.model import mix_relevance
+
+    model = ClassifierModel.load(tiny_model_dir)
+    assert model.flat_weight == pytest.approx(0.7)
+    assert {"flat_title", "flat_full"} <= set(model.heads)
+    assert model.heads["flat_full"].classes == (*model.types, "other_aisec", "not_relevant")
+    emb = encode_texts(_settings(tmp_path), ["Jailbreak prompts against aligned chat models",
+                                             "Graph neural networks for traffic forecasting"])
+    x = model.features(emb, np.zeros((2, len(model.cue_labels)), np.float32))
+    for full in (True, False):
+        has_abstract = np.array([full, full])
+        view = "full" if full else "title"
+        blended = model.predict_proba(x, has_abstract)["relevance"]
+        alone = model.head("relevance", view).proba(x)
+        expected = mix_relevance(alone, model.heads[f"flat_{view}"].proba(x), 0.7)
+        np.testing.assert_allclose(blended, expected, atol=1e-6)
+        assert not np.allclose(blended, alone, atol=1e-3)  # the flat head does take part
+    old = ClassifierModel.load(tiny_model_dir)
+    old.flat_weight = 0.0  # a model from before the flat heads: relevance head alone
+    old.save(tmp_path / "old")
+    assert ClassifierModel.load(tmp_path / "old").flat_weight == 0.0
+    np.testing.assert_allclose(old.predict_proba(x, np.array([True, True]))["relevance"],
+                               old.head("relevance", "full").proba(x), atol=1e-6)

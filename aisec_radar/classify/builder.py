@@ -180,7 +180,7 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
         rows = np.array([i for i, e in enumerate(es.examples) if oof.evaluated[i] and sel(e)], dtype=int)
         if len(rows) == 0:
             continue
-        probs = T.oof_probs(oof, model.heads, view)
+        probs = T.oof_probs(oof, model.heads, view, model.flat_weight)
         yhat, conf = T.stored_labels(model, probs, rows)
         y = [es.examples[i].label for i in rows]
         rep = score(y, yhat, [True] * len(y), types)
@@ -214,7 +214,7 @@ def choose_bias(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF, view: str,
     rows = np.array([i for i, e in enumerate(es.examples) if oof.evaluated[i] and sel(e)], dtype=int)
     if len(rows) < 20:
         return 0.0
-    probs = T.oof_probs(oof, model.heads, view)
+    probs = T.oof_probs(oof, model.heads, view, model.flat_weight)
     y = [es.examples[i].label in types for i in rows]
     best, best_f1 = 0.0, -1.0
     for b in sorted(np.arange(-2.0, 2.01, 0.25), key=abs):
@@ -260,7 +260,8 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     model = ClassifierModel(model_version="", taxonomy_version=taxonomy.version,
                             encoder_key=encoder_model_key(settings), types=types, cue_labels=tuple(cm.labels),
                             cue_scale=cfg["cue_scale"], heads=heads, vocab=tuple(vocab),
-                            idf=np.asarray(idf, np.float32), bow_scale=float(cfg["bow_scale"]) if vocab else 0.0)
+                            idf=np.asarray(idf, np.float32), bow_scale=float(cfg["bow_scale"]) if vocab else 0.0,
+                            flat_weight=float(cfg.get("flat_weight", 0.0)))
     metrics: dict[str, Any] = {}
     if n_eval >= 2 * k:
         oof = T.cross_validate(es, types, cfg, k=k)

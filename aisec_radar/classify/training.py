@@ -15,7 +15,17 @@ from typing import Any
 import numpy as np
 
 from aisec_radar.classify.data import Example
-from aisec_radar.classify.model import RELEVANCE, ROLES, VIEWS, ClassifierModel, LinearHead, MLPHead, softmax
+from aisec_radar.classify.model import (
+    FLAT_EXTRA,
+    RELEVANCE,
+    ROLES,
+    VIEWS,
+    ClassifierModel,
+    LinearHead,
+    MLPHead,
+    mix_relevance,
+    softmax,
+)
 
 DEFAULT_CONFIG: dict[str, Any] = {
     # inverse regularisation on standardised features; chosen by 5-fold CV (docs/classifier.md)
@@ -38,6 +48,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # serve curated title lists, and stream titles there cost dev titles macro-F1 (0.796 -> 0.772)
     "stream_in_title_view": False,
     "relevance_class_weight": {"in_taxonomy": 1.0, "other_aisec": 1.0, "not_relevant": 1.0},
+    # flat heads (nine types + other_aisec + not_relevant) per view, blended into that view's relevance
+    # probabilities with this weight (CV: stream relevance AP 0.888 -> 0.904; docs/classifier.md)
+    "flat_weight": 0.7,
+    "flat_views": ["full", "title"],
+    "C_flat": 0.01,
+    "flat_title_weight": 0.5,  # titles-only examples in the flat head, relative to papers with an abstract
     "seed": 13,
 }
 
@@ -205,6 +221,16 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
                                             cfg["seed"], nd)
         else:
             heads[f"type_{view}"] = fit_lr(X, y, w * cw, types, cfg["C_type"], cfg["seed"], nd)
+    if cfg.get("flat_weight", 0) > 0:
+        for view in cfg.get("flat_views", ["full"]):
+            # full: every paper (titles-only ones at flat_title_weight); title: the titles-only examples
+            rows = [i for i, e in enumerate(es.examples)
+                    if e.source != "pool" and (view == "full" or not e.has_abstract)]
+            w = np.array([es.examples[i].weight * (1.0 if es.examples[i].has_abstract or view == "title"
+                                                   else cfg["flat_title_weight"]) for i in rows], dtype=np.float32)
+            if rows:
+                heads[f"flat_{view}"] = fit_lr(es.features(view, cs)[rows], [es.examples[i].label for i in rows], w,
+                                               (*types, *FLAT_EXTRA), cfg["C_flat"], cfg["seed"], nd)
     X, idx, w = _rows(es, "full", cfg, cs, lambda e: e.label != "not_relevant" and e.role in ROLES)
     y = [es.examples[i].role for i in idx]
     if idx:
@@ -237,6 +263,7 @@ class OOF:
     type_logits: dict[str, np.ndarray]
     role_logits: np.ndarray
     evaluated: np.ndarray  # bool per example
+    flat_logits: dict[str, np.ndarray] = field(default_factory=dict)  # view -> nine types + other_aisec + not_relevant
 
 
 def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], k: int = 5,
@@ -255,6 +282,8 @@ def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], 
     rel = {v: np.full((n, len(RELEVANCE)), np.nan) for v in VIEWS}
     typ = {v: np.full((n, len(types)), np.nan) for v in VIEWS}
     role = np.full((n, len(ROLES)), np.nan)
+    flat = ({v: np.full((n, len(types) + len(FLAT_EXTRA)), np.nan) for v in cfg.get("flat_views", ["full"])}
+            if cfg.get("flat_weight", 0) > 0 else {})
     cs = cfg["cue_scale"]
     for f in range(k):
         test = np.where(folds == f)[0]
@@ -268,7 +297,10 @@ def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], 
             typ[v][test] = heads[f"type_{v}"].logits(X)
         if "role" in heads:
             role[test] = heads["role"].logits(es.features("full", cs)[test])
-    return OOF(rel, typ, role, ev)
+        for v, arr in flat.items():
+            if f"flat_{v}" in heads:
+                arr[test] = heads[f"flat_{v}"].logits(es.features(v, cs)[test])
+    return OOF(rel, typ, role, ev, flat)
 
 
 def calibrate(heads: dict[str, LinearHead | MLPHead], es: ExampleSet, oof: OOF, types: tuple[str, ...]) -> None:
@@ -280,6 +312,14 @@ def calibrate(heads: dict[str, LinearHead | MLPHead], es: ExampleSet, oof: OOF, 
         mt = m & np.array([e.label in types for e in es.examples])
         yt = np.array([types.index(e.label) if e.label in types else 0 for e in es.examples])
         heads[f"type_{v}"].temperature = fit_temperature(oof.type_logits[v][mt], yt[mt])
+    for v, logits in oof.flat_logits.items():
+        if f"flat_{v}" not in heads:
+            continue
+        classes = heads[f"flat_{v}"].classes
+        mf = oof.evaluated & np.array([(e.has_abstract == (v == "full")) and e.label in classes for e in es.examples])
+        yf = np.array([classes.index(e.label) if e.label in classes else 0 for e in es.examples])
+        if mf.any():
+            heads[f"flat_{v}"].temperature = fit_temperature(logits[mf], yf[mf])
     if "role" in heads:
         mr = oof.evaluated & np.array([e.role in ROLES and e.label != "not_relevant" for e in es.examples])
         yr = np.array([ROLES.index(e.role) if e.role in ROLES else 0 for e in es.examples])
@@ -287,9 +327,13 @@ def calibrate(heads: dict[str, LinearHead | MLPHead], es: ExampleSet, oof: OOF, 
             heads["role"].temperature = fit_temperature(oof.role_logits[mr], yr[mr])
 
 
-def oof_probs(oof: OOF, heads: dict[str, LinearHead | MLPHead], view: str) -> dict[str, np.ndarray]:
-    """Calibrated out-of-fold probabilities in one view (using the final heads' temperatures)."""
+def oof_probs(oof: OOF, heads: dict[str, LinearHead | MLPHead], view: str,
+              flat_weight: float = 0.0) -> dict[str, np.ndarray]:
+    """Calibrated out-of-fold probabilities in one view (using the final heads' temperatures), with
+    the flat head blended into the full view's relevance as ClassifierModel.predict_proba does."""
     rel = softmax(oof.rel_logits[view] / heads[f"relevance_{view}"].temperature)
+    if flat_weight > 0 and view in oof.flat_logits and f"flat_{view}" in heads:
+        rel = mix_relevance(rel, softmax(oof.flat_logits[view] / heads[f"flat_{view}"].temperature), flat_weight)
     return {"relevance": rel, "type": softmax(oof.type_logits[view] / heads[f"type_{view}"].temperature),
             "full": np.full(len(rel), view == "full")}
 
