@@ -219,3 +219,5 @@ def test_demo_command_on_a_small_corpus(slices: tuple[list, list], classifier_pa
     assert "nightly ok" in r.output
     assert _count(db, "SELECT count(*) FROM papers") == len(recs)
     assert _count(db, "SELECT count(*) FROM predictions") == len(recs)
+    # the demo encodes with the hybrid backend (int8 ONNX for abstracts): its own cache key
+    assert _count(db, "SELECT count(*) FROM embeddings WHERE model = 'all-MiniLM-L6-v2@hybrid'") == len(recs)
