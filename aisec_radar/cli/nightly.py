@@ -93,7 +93,7 @@ def nightly_cmd(ctx: click.Context, db_path: str | None, days: int | None, since
 @click.option("--encoder-backend", type=click.Choice(["hybrid", "torch", "onnx", "onnx-int8"]), default="hybrid",
               show_default=True,
               help="Encoder for the demo's papers. hybrid (int8 ONNX for abstracts) classifies the whole 32k "
-                   "corpus in ~11 min on 2 cores instead of ~25 with torch, with the same label on 99% of "
+                   "corpus in ~12 min on 2 cores instead of ~24 with torch, with the same label on 98% of "
                    "stream papers; torch is the setting's default elsewhere.")
 @click.pass_context
 def demo_cmd(ctx: click.Context, corpus: str, db_path: str, days: int, since, until, no_dashboard: bool,
