@@ -299,7 +299,9 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
              f"- encoder: {model.encoder_key}; taxonomy version {model.taxonomy_version}",
              "- heads: relevance (in_taxonomy / other_aisec / not_relevant) and type (nine types), one pair per "
              "view (titles only / title + abstract), role; multinomial logistic regression on the sentence "
-             "embedding + taxonomy cue-phrase counts, temperature-calibrated on out-of-fold logits.",
+             "embedding + taxonomy cue-phrase counts, temperature-calibrated on out-of-fold logits"
+             + (f"; a flat head per view (nine types + other_aisec + not_relevant) blended into relevance "
+                f"with weight {model.flat_weight:g}." if model.flat_weight > 0 else "."),
              "- training data (examples per source): " + ", ".join(
                  f"{k} {v}" for k, v in sorted(model.meta.get("training_data", {}).items())),
              "- config: `" + json.dumps(model.meta.get("config", {}), sort_keys=True) + "`", ""]
