@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_support import load_bench
 
 from aisec_radar.records import Paper
 from aisec_radar.store import aggregates, connect, queries, transaction
 from aisec_radar.store.papers import upsert_papers
 from aisec_radar.taxonomy import load_taxonomy
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _scale_module():
-    spec = importlib.util.spec_from_file_location("scale", REPO / "bench" / "scale.py")
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("scale")
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_support import load_bench
 
 
 def _run_all():
-    spec = importlib.util.spec_from_file_location("run_all", REPO / "bench" / "run_all.py")
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("run_all")
 
 
 def test_run_one_parses_json_lines_and_reports_failure(tmp_path: Path) -> None:
