@@ -199,6 +199,9 @@ def test_train_and_predict_on_small_data(tiny_model_dir: Path, tmp_path: Path) -
     assert "jailbreak" in preds[0].explanation["cues"]["jailbreak"]
     assert len(preds[0].explanation["neighbours"]) == 3
     assert preds[0].explanation["neighbours"][0]["label"] == "jailbreak"
+    # the bank ships as int8 unit vectors; similarities come back as cosines
+    assert model.neighbours["vecs"].dtype == np.int8
+    assert 0.0 < preds[0].explanation["neighbours"][0]["similarity"] <= 1.0
     assert abs(sum(preds[0].type_scores.values()) - preds[0].explanation["relevance"]["in_taxonomy"]) < 1e-3
 
 

@@ -162,6 +162,8 @@ def _stream_sample(e: Example) -> bool:
 def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
                           types: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, list]]]:
     """CV metrics per evaluation set, and the (confidence, correct) calibration pairs per view."""
+    from sklearn.metrics import average_precision_score
+
     metrics: dict[str, Any] = {}
     calib: dict[str, dict[str, list]] = {"title": {}, "full": {}}
     sets = {
@@ -193,8 +195,6 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
                 rep["role_accuracy"] = round(float(np.mean(hit)), 4)
         truth = np.array([lab in types for lab in y])
         if 0 < truth.sum() < len(truth):  # threshold-free: how well P(in_taxonomy) ranks the relevant
-            from sklearn.metrics import average_precision_score
-
             rep["relevance"]["average_precision"] = round(float(average_precision_score(
                 truth, probs["relevance"][rows, 0])), 4)
         rep.pop("review_share")
@@ -272,7 +272,8 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     metrics["cv_score"] = cv_score(metrics)
     nb = [i for i, e in enumerate(examples) if e.source not in ("pool",)]
     model.neighbours = {
-        "vecs": emb["full"][nb].astype(np.float16),
+        # int8 (unit vectors × 127): explanations need only the ranking, and the artifact stays ~1 MB
+        "vecs": np.round(emb["full"][nb] * 127.0).astype(np.int8),
         "ids": np.array([examples[i].id or "" for i in nb], dtype=str),
         "titles": np.array([examples[i].title[:200] for i in nb], dtype=str),
         "labels": np.array([examples[i].label for i in nb], dtype=str),

@@ -94,7 +94,7 @@ class ClassifierModel:
     heads: dict[str, LinearHead | MLPHead]  # relevance_title, relevance_full, type_title, type_full, role
     calibration: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     # calibration[view][label] = [[confidence, correct], ...] out-of-fold, for per-class thresholds
-    neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # vecs (float16), ids, titles, labels
+    neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # vecs (int8 unit rows ×127), ids, titles, labels
     meta: dict[str, Any] = field(default_factory=dict)
     vocab: tuple[str, ...] = ()  # bag-of-words terms (lemma unigrams/bigrams); empty = no such features
     idf: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))

@@ -97,7 +97,9 @@ class Predictor:
         nb = model.neighbours
         self.training_bank = None
         if "vecs" in nb and len(nb["vecs"]):
-            self.training_bank = NeighbourBank(nb["vecs"].astype(np.float32), [str(x) for x in nb["ids"]],
+            vecs = nb["vecs"].astype(np.float32)  # int8 (or float16 in older artifacts): back to unit rows
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            self.training_bank = NeighbourBank(vecs, [str(x) for x in nb["ids"]],
                                                [str(x) for x in nb["titles"]], [str(x) for x in nb["labels"]],
                                                "training")
 
