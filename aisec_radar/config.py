@@ -39,6 +39,9 @@ class Settings:
     encoder_backend: str = _s("torch", "encoder backend: torch (exact) | hybrid (torch for titles, int8 ONNX "
                                        "for abstracts: ~2.3x, 98% same labels on stream papers; the demo's) "
                                        "| onnx | onnx-int8")
+    encoder_finetune: str = _s("shipped", "fine-tuned top layers applied over the encoder: shipped (the "
+                                          "package's delta) | none (the plain model) | path of a delta "
+                                          "written by `aisec-radar finetune-encoder`")
     classifier_path: str = _s("", "trained classifier artifact folder; empty = the one shipped in the package")
     target_precision: float = _s(0.9, "precision auto-accepted predictions must reach; the rest go to review")
     retrain_min_labels: int = _s(20, "new curator labels that trigger a retrain in the nightly job")

@@ -240,8 +240,11 @@ def cv_score(metrics: dict[str, Any]) -> float:
 
 
 def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.ndarray],
-                cfg: dict[str, Any] | None = None, k: int = 5) -> ClassifierModel:
-    """CV -> temperatures and calibration sets -> final heads on everything -> a ClassifierModel."""
+                cfg: dict[str, Any] | None = None, k: int = 5, oof: T.OOF | None = None) -> ClassifierModel:
+    """CV -> temperatures and calibration sets -> final heads on everything -> a ClassifierModel.
+
+    `oof`: out-of-fold logits computed elsewhere (the nested CV of a fine-tuned encoder, where each
+    fold's vectors come from an encoder that never saw that fold) instead of CV on `emb`."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     cfg = {**T.DEFAULT_CONFIG, **(cfg or {})}
     for e in examples:
@@ -264,7 +267,7 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
                             flat_weight=float(cfg.get("flat_weight", 0.0)))
     metrics: dict[str, Any] = {}
     if n_eval >= 2 * k:
-        oof = T.cross_validate(es, types, cfg, k=k)
+        oof = oof if oof is not None else T.cross_validate(es, types, cfg, k=k)
         T.calibrate(heads, es, oof, types)
         for view, sel in (("full", _stream_sample), ("title", lambda e: not e.has_abstract)):
             model.decision_bias[view] = choose_bias(model, es, oof, view, sel, types)
@@ -306,6 +309,10 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
              "- training data (examples per source): " + ", ".join(
                  f"{k} {v}" for k, v in sorted(model.meta.get("training_data", {}).items())),
              "- config: `" + json.dumps(model.meta.get("config", {}), sort_keys=True) + "`", ""]
+    if "+ft-" in model.encoder_key:
+        lines += ["The encoder's top layers were fine-tuned on these same labels (`aisec-radar finetune-encoder`), "
+                  "so the cross-validated figures below are optimistic; the nested CV in docs/classifier.md "
+                  "(bench/finetune_cv.py: each fold's encoder never saw that fold) gives the honest ones.", ""]
     if command:
         lines += ["Rebuild:", "", "```", command, "```", ""]
     lines += ["## Cross-validated metrics (5-fold, out of fold)", "",

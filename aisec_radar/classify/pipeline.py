@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aisec_radar.classify.encoder import encode_texts, encoder_model_key, paper_text
+from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
 from aisec_radar.classify.predict import NeighbourBank, Predictor, load_model
-from aisec_radar.errors import ClassifyError
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.embeddings import get_embeddings, put_embeddings
 from aisec_radar.store.predictions import (
@@ -60,10 +59,7 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
     warm.start()
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     model = active_model(settings)
-    key = encoder_model_key(settings)
-    if model.encoder_key.split("@")[0] != key.split("@")[0]:
-        raise ClassifyError(f"classifier {model.model_version} was trained on encoder {model.encoder_key}, "
-                            f"but settings select {key}; retrain with `aisec-radar train` or change model_path")
+    key = check_encoder(model.encoder_key, model.model_version, settings)
     with connect(settings.db_path, read_only=False, timeout=settings.lock_timeout) as con:
         todo = papers_to_classify(con, model.model_version, taxonomy.version, all_papers)
         cached = get_embeddings(con, key, [t[3] for t in todo])

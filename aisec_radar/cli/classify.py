@@ -72,6 +72,49 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
     click.echo(("promoted: " if rep.promoted else "not promoted: ") + rep.reason)
 
 
+@click.command("finetune-encoder")
+@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra labelled JSON Lines file(s) (repeatable), as for `train`.")
+@click.option("--corpus", type=click.Path(dir_okay=False), default=None,
+              help="Corpus JSON Lines (.gz) for id-only labels (default: $AISEC_RADAR_CORPUS).")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
+              help="Delta file to write (.npz); select it with the setting encoder_finetune.")
+@click.option("--layers", type=click.IntRange(1, 12), default=None, help="Top layers to train (default 2).")
+@click.option("--epochs", type=click.FloatRange(0, 50), default=None, help="Passes over the labels (default 2).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@db_option
+@click.pass_context
+def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, out_file: str,
+                         layers: int | None, epochs: float | None, no_progress: bool, as_json: bool,
+                         db_path: str | None) -> None:
+    """Fine-tune the encoder's top layers on every label (the lower layers stay frozen), write the delta.
+
+    The shipped classifier was trained over the shipped delta; after writing a new one, point
+    encoder_finetune at it and run `aisec-radar train` so the heads learn the new vectors.
+    """
+    from aisec_radar.classify.data import default_corpus_path
+    from aisec_radar.classify.finetune import finetune_encoder
+    from aisec_radar.errors import InputError
+
+    s = get_settings(ctx, db_path=db_path)
+    for p in label_files:
+        if not Path(p).exists():
+            raise InputError(f"label file {p} does not exist")
+    if corpus and not Path(corpus).exists():
+        raise InputError(f"corpus file {corpus} does not exist")
+    cfg = {k: v for k, v in (("layers", layers), ("epochs", epochs)) if v is not None}
+    delta = finetune_encoder(s, [Path(p) for p in label_files], Path(corpus) if corpus else default_corpus_path(),
+                             Path(out_file), cfg, progress=not no_progress)
+    summary = {"path": str(Path(out_file).resolve()), "digest": delta.digest, "items": delta.meta["items"],
+               "layers": delta.meta["config"]["layers"], "parameters": int(sum(a.size for a in delta.tensors.values()))}
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"encoder delta {summary['digest']} ({summary['layers']} layer(s), {summary['parameters']:,} "
+               f"parameters, {summary['items']} training texts) written to {summary['path']}")
+
+
 @click.command("eval")
 @click.option("--labels", "labels_file", required=True, type=click.Path(dir_okay=False),
               help="JSON Lines with title, optional abstract, attack (type id, other_aisec or not_relevant).")

@@ -1,0 +1,395 @@
+"""Fine-tuning the sentence encoder's top layers on the labels, shipped as a small delta.
+
+Why: with the encoder frozen, the linear heads plateaued below the goals whatever we did to them
+(docs/classifier.md, "What was tried"); the representation was the limit. Fine-tuning the whole
+MiniLM on a 2-core CPU takes about an hour per run, but the lower layers can stay frozen: their
+output for every training text is computed once and kept in memory, and each training step runs
+only the top ``layers`` transformer layers (2 of 6: about a third of a forward pass). The loss is
+the flat eleven-class softmax (nine types + other_aisec + not_relevant), on the title + abstract
+and, at a lower weight, on the title alone, so both views of the heads gain.
+
+The result is an ``EncoderDelta``: those layers' weights (float16, ~7 MB for two layers) plus JSON
+metadata, no pickle. ``materialise`` writes base model + delta as an ordinary sentence-transformer
+folder in the user cache, once, so every backend (torch, ONNX export, hybrid) and the embedding
+cache key treat the fine-tuned encoder as just another model folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aisec_radar.errors import ClassifyError
+
+if TYPE_CHECKING:
+    from aisec_radar.classify.data import Example
+    from aisec_radar.config import Settings
+
+log = logging.getLogger(__name__)
+
+DELTA_NAME = "encoder_delta.npz"
+META_KEY = "__meta__"
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    # measured by nested 5-fold CV (bench/bench_finetune_cv.py; docs/classifier.md)
+    "layers": 2,  # top transformer layers trained; the rest stay frozen and cached
+    "epochs": 2.0,
+    "lr": 5e-5,  # the layers' learning rate (AdamW, linear decay to 0)
+    "head_lr": 1e-3,  # the throw-away softmax head, started at the class centroids
+    "batch_size": 16,
+    "title_weight": 0.5,  # a paper's title alone, next to its title + abstract
+    "max_length": 256,  # the model's own max_seq_length
+    "seed": 0,
+}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class EncoderDelta:
+    """Replacement weights for some of the base model's parameters, by state-dict name."""
+
+    tensors: dict[str, np.ndarray]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """Content hash of the weights: names the materialised folder and the embedding cache key."""
+        h = hashlib.sha256()
+        for name in sorted(self.tensors):
+            a = np.ascontiguousarray(self.tensors[name], dtype=np.float16)  # as stored on disk
+            h.update(f"{name}:{a.shape}\n".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()[:12]
+
+    def save(self, path: Path) -> Path:
+        """Write atomically: a reader never sees half a delta."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        meta = {**self.meta, "digest": self.digest}
+        np.savez_compressed(buf, **{META_KEY: np.array(json.dumps(meta, sort_keys=True))},
+                            **{k: v.astype(np.float16) for k, v in self.tensors.items()})
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> EncoderDelta:
+        path = Path(path)
+        if not path.exists():
+            raise ClassifyError(f"encoder delta {path} does not exist (setting encoder_finetune)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z[META_KEY]))
+                tensors = {k: z[k].astype(np.float32) for k in z.files if k != META_KEY}
+        except Exception as exc:  # noqa: BLE001 - any read failure is a broken file
+            raise ClassifyError(f"encoder delta {path} is not a readable delta file: {exc}") from exc
+        if not tensors:
+            raise ClassifyError(f"encoder delta {path} holds no weights")
+        return cls(tensors, meta)
+
+
+def shipped_delta_path() -> Path:
+    return Path(__file__).parent / "model" / DELTA_NAME
+
+
+def delta_path(settings: Settings) -> Path | None:
+    """The delta these settings select: 'shipped' (the package's, when it has one), 'none', or a file."""
+    v = (settings.encoder_finetune or "none").strip()
+    if v == "none":
+        return None
+    if v == "shipped":
+        p = shipped_delta_path()
+        return p if p.exists() else None
+    p = Path(v)
+    if not p.exists():
+        raise ClassifyError(f"encoder delta {p} (setting encoder_finetune) does not exist; "
+                            "use 'shipped', 'none' or the path of a file written by `aisec-radar finetune-encoder`")
+    return p
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def delta_digest(path: Path) -> str:
+    """The delta's weight digest, read once per file version (the cache key asks for it often)."""
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = EncoderDelta.load(Path(path)).digest
+    return _DIGESTS[key]
+
+
+def encoders_cache_root() -> Path:
+    """~/.cache/aisec-radar/encoders; AISEC_RADAR_ENCODER_CACHE overrides."""
+    from aisec_radar.classify.onnx_backend import user_cache_dir
+
+    return user_cache_dir("encoders", "AISEC_RADAR_ENCODER_CACHE")
+
+
+def _load_base(base_path: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(base_path, device="cpu")
+    except Exception as exc:  # noqa: BLE001 - any load failure is a broken model folder
+        raise ClassifyError(f"cannot load sentence-transformer from {base_path}: {exc}") from exc
+
+
+def apply_delta(st: Any, delta: EncoderDelta, where: str = "") -> None:
+    """Overwrite the model's parameters named in the delta; a name or shape the model lacks is an error
+    (a delta made for another base model must not half-apply)."""
+    import torch
+
+    sd = st[0].auto_model.state_dict()
+    for name, arr in delta.tensors.items():
+        if name not in sd:
+            raise ClassifyError(f"encoder delta {where}: parameter '{name}' is not in the base model")
+        if tuple(sd[name].shape) != tuple(arr.shape):
+            raise ClassifyError(f"encoder delta {where}: parameter '{name}' has shape {tuple(arr.shape)}, "
+                                f"the base model {tuple(sd[name].shape)}")
+    with torch.no_grad():
+        for name, arr in delta.tensors.items():
+            sd[name].copy_(torch.from_numpy(np.asarray(arr, dtype=np.float32)))
+
+
+def materialise(base_path: str, path: Path) -> Path:
+    """A sentence-transformer folder = base model + delta, written once into the user cache."""
+    delta = EncoderDelta.load(path)
+    final = encoders_cache_root() / f"{Path(base_path).name}+ft-{delta.digest}"
+    done = final / ".complete"
+    if done.exists():
+        return final
+    with _LOCK:
+        if done.exists():
+            return final
+        st = _load_base(base_path)
+        apply_delta(st, delta, str(path))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", dir=final.parent))
+        try:
+            st.save(str(tmp))
+            (tmp / ".complete").write_text(json.dumps({"delta": str(path), "digest": delta.digest}))
+            if final.exists():  # an earlier, interrupted attempt
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if done.exists():  # another process won the race
+                return final
+            raise ClassifyError(f"cannot write the fine-tuned encoder folder {final}: {exc}") from exc
+        log.info("fine-tuned encoder %s written to %s", delta.digest, final)
+    return final
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+class TopLayerTrainer:
+    """The frozen part of the encoder run once per text; the top layers trained and run from there."""
+
+    def __init__(self, base_path: str, texts: list[str], layers: int, max_length: int = 256,
+                 progress: bool = False) -> None:
+        import copy
+
+        import torch
+
+        self.st = _load_base(base_path)
+        self.bert = self.st[0].auto_model.eval()
+        n_layers = len(self.bert.encoder.layer)
+        if not 1 <= layers <= n_layers:
+            raise ClassifyError(f"layers must be between 1 and {n_layers}, got {layers}")
+        self.first = n_layers - layers
+        self.top0 = [copy.deepcopy(self.bert.encoder.layer[i]) for i in range(self.first, n_layers)]
+        self.texts = list(texts)
+        tok = self.st.tokenizer
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        self.states: list[Any] = [None] * len(texts)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="frozen layers", unit="text")
+        with torch.no_grad():
+            for s in range(0, len(order), 64):
+                idx = order[s:s + 64]
+                b = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt")
+                hs = self.bert(**b, output_hidden_states=True).hidden_states[self.first]
+                for j, i in enumerate(idx):
+                    n = int(b["attention_mask"][j].sum())
+                    self.states[i] = hs[j, :n].to(torch.float16).clone()
+                if bar is not None:
+                    bar.update(len(idx))
+        if bar is not None:
+            bar.close()
+
+    def run(self, layers: list[Any], idx: list[int]) -> Any:
+        """Mean-pooled, L2-normalised sentence vectors of texts `idx` through `layers` (the model's own pooling)."""
+        import torch
+        from transformers.masking_utils import create_bidirectional_mask
+
+        hs = [self.states[i].float() for i in idx]
+        width = max(h.shape[0] for h in hs)
+        x = torch.zeros(len(hs), width, hs[0].shape[1])
+        m = torch.zeros(len(hs), width, dtype=torch.long)
+        for j, h in enumerate(hs):
+            x[j, :h.shape[0]] = h
+            m[j, :h.shape[0]] = 1
+        am = create_bidirectional_mask(config=self.bert.config, inputs_embeds=x, attention_mask=m)
+        for layer in layers:
+            x = layer(x, attention_mask=am)
+            if isinstance(x, tuple):
+                x = x[0]
+        mf = m.unsqueeze(-1).float()
+        return torch.nn.functional.normalize((x * mf).sum(1) / mf.sum(1), dim=-1)
+
+    def encode(self, layers: list[Any] | None = None) -> np.ndarray:
+        """Vectors of every text through `layers` (default: the untouched base layers)."""
+        import torch
+
+        layers = layers or self.top0
+        out = np.zeros((len(self.texts), self.bert.config.hidden_size), np.float32)
+        with torch.no_grad():
+            for s in range(0, len(self.texts), 128):
+                idx = list(range(s, min(s + 128, len(self.texts))))
+                out[idx] = self.run(layers, idx).numpy()
+        return out
+
+    def train(self, items: list[tuple[int, int, float]], n_classes: int, cfg: dict[str, Any],
+              progress: bool = False) -> list[Any]:
+        """Fine-tune copies of the top layers on (text index, class, weight) items; the originals stay."""
+        import copy
+
+        import torch
+
+        torch.manual_seed(int(cfg["seed"]))
+        layers = [copy.deepcopy(layer).train() for layer in self.top0]
+        head = torch.nn.Linear(self.bert.config.hidden_size, n_classes)
+        base = torch.from_numpy(self.encode())
+        ys = torch.tensor([y for _, y, _ in items])
+        with torch.no_grad():  # start the head at the (scaled) class centroids: no cold, noisy first epoch
+            vecs = base[[i for i, _, _ in items]]
+            for c in range(n_classes):
+                if (ys == c).any():
+                    head.weight[c] = torch.nn.functional.normalize(vecs[ys == c].mean(0), dim=0) * 20.0
+            head.bias.zero_()
+        opt = torch.optim.AdamW([{"params": [p for la in layers for p in la.parameters()], "lr": float(cfg["lr"])},
+                                 {"params": list(head.parameters()), "lr": float(cfg["head_lr"])}],
+                                weight_decay=0.01)
+        bs = int(cfg["batch_size"])
+        steps = int(np.ceil(len(items) / bs) * float(cfg["epochs"]))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / max(steps, 1)))
+        rng = np.random.default_rng(int(cfg["seed"]))
+        bar = None
+        if progress and steps:
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps, desc="fine-tuning", unit="batch")
+        step = 0
+        while step < steps:
+            perm = rng.permutation(len(items))
+            batches: list[list[int]] = []
+            for c in range(0, len(perm), bs * 50):  # batches of similar length: less padding
+                chunk = sorted(perm[c:c + bs * 50], key=lambda j: self.states[items[j][0]].shape[0])
+                batches += [chunk[i:i + bs] for i in range(0, len(chunk), bs)]
+            rng.shuffle(batches)  # type: ignore[arg-type]
+            for bt in batches:
+                if step >= steps:
+                    break
+                z = head(self.run(layers, [items[j][0] for j in bt]))
+                y = torch.tensor([items[j][1] for j in bt])
+                w = torch.tensor([items[j][2] for j in bt], dtype=torch.float32)
+                loss = (torch.nn.functional.cross_entropy(z, y, reduction="none") * w).sum() / w.sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        if bar is not None:
+            bar.close()
+        for la in layers:
+            la.eval()
+        return layers
+
+    def delta(self, layers: list[Any], meta: dict[str, Any]) -> EncoderDelta:
+        """The trained layers as state-dict entries of the full model."""
+        tensors: dict[str, np.ndarray] = {}
+        for k, layer in enumerate(layers):
+            for name, p in layer.state_dict().items():
+                tensors[f"encoder.layer.{self.first + k}.{name}"] = p.detach().numpy().astype(np.float16)
+        return EncoderDelta(tensors, meta)
+
+
+def training_items(examples: list[Example], classes: list[str], text_index: dict[str, int],
+                   title_weight: float) -> list[tuple[int, int, float]]:
+    """(text, class, weight): a paper with an abstract counts as its full text and, lighter, its title."""
+    from aisec_radar.classify.encoder import paper_text
+
+    items: list[tuple[int, int, float]] = []
+    for e in examples:
+        if e.label not in classes:
+            continue
+        y = classes.index(e.label)
+        w = float(getattr(e, "weight", 1.0) or 1.0)
+        items.append((text_index[paper_text(e.title, e.abstract)], y, w))
+        if e.has_abstract and title_weight > 0:
+            items.append((text_index[paper_text(e.title)], y, w * title_weight))
+    return items
+
+
+def example_texts(examples: list[Example]) -> list[str]:
+    """Every distinct text the examples are encoded as (title alone and title + abstract), sorted."""
+    from aisec_radar.classify.encoder import paper_text
+
+    return sorted({paper_text(e.title) for e in examples} | {paper_text(e.title, e.abstract) for e in examples},
+                  key=lambda t: (len(t), t))
+
+
+def finetune_encoder(settings: Settings, label_files: list[Path], corpus_path: Path | None, out: Path,
+                     cfg: dict[str, Any] | None = None, progress: bool = True) -> EncoderDelta:
+    """Train the top layers on every label (as `train` assembles them) and write the delta to `out`."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from aisec_radar.classify.builder import assemble
+    from aisec_radar.classify.encoder import resolve_base_path
+    from aisec_radar.classify.model import FLAT_EXTRA
+    from aisec_radar.taxonomy import load_taxonomy
+
+    cfg = {**FINETUNE_DEFAULTS, **(cfg or {})}
+    base_settings = replace(settings, encoder_finetune="none")
+    examples, summary = assemble(base_settings, label_files, corpus_path)
+    classes = [*load_taxonomy(settings.taxonomy_path or None).type_ids, *FLAT_EXTRA]
+    texts = example_texts(examples)
+    index = {t: i for i, t in enumerate(texts)}
+    base = resolve_base_path(settings)
+    log.info("fine-tuning the top %d layers on %d examples (%d distinct texts)", cfg["layers"], len(examples),
+             len(texts))
+    trainer = TopLayerTrainer(base, texts, int(cfg["layers"]), int(cfg["max_length"]), progress)
+    items = training_items(examples, classes, index, float(cfg["title_weight"]))
+    layers = trainer.train(items, len(classes), cfg, progress)
+    meta = {"base": Path(base).name, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "config": cfg, "classes": classes, "training_data": summary, "items": len(items),
+            "label_files": [Path(p).name for p in label_files]}
+    delta = trainer.delta(layers, meta)
+    delta.save(out)
+    return delta

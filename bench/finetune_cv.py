@@ -1,0 +1,132 @@
+"""Nested cross-validation of the fine-tuned encoder: the honest quality figures for issue #4.
+
+`train` over a fine-tuned encoder cross-validates its heads on vectors from an encoder that has
+already seen every label, which flatters the figures. Here, for each of the 5 folds `train` uses,
+the top layers are fine-tuned on the other four folds only, every text is re-encoded, the heads are
+cross-validated on those vectors and only that fold's out-of-fold logits are kept. The assembled
+out-of-fold logits then go through the same calibration, decision bias and metrics as `train`.
+`--epochs 0` gives the frozen-encoder baseline on the same folds.
+
+Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. Not part of
+`make bench` (quality, not speed). Usage:
+
+    python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("AISEC_RADAR_SHARED", REPO.parent / "shared"))
+SETS = ("titles", "stream_full", "stream_curated_full", "stream_random_full", "stream_active_full")
+
+
+def summarise(metrics: dict) -> dict:
+    """The goal figures of each evaluation set."""
+    out = {}
+    for name in SETS:
+        m = metrics.get(name)
+        if not m:
+            continue
+        rel = m["relevance"]
+        out[name] = {"n": m["n"], "macro_f1": m["macro_f1"], "type_accuracy": m.get("type_accuracy"),
+                     "precision": rel["precision"], "recall": rel["recall"],
+                     "average_precision": rel.get("average_precision")}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", type=int, default=5, help="outer folds to run (of 5); fewer = a quicker partial check")
+    ap.add_argument("--layers", type=int, default=None)
+    ap.add_argument("--epochs", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="also write the result as JSON here")
+    args = ap.parse_args()
+    labels = [SHARED / "labels" / "dev.jsonl", SHARED / "labels" / "stream.jsonl"]
+    corpus = SHARED / "arxiv" / "corpus.jsonl.gz"
+    if not all(p.exists() for p in [*labels, corpus]):
+        print(json.dumps({"skipped": f"needs {SHARED}/labels and arxiv/corpus.jsonl.gz"}))
+        return 0
+    import numpy as np
+
+    from aisec_radar.classify import builder as B
+    from aisec_radar.classify import training as T
+    from aisec_radar.classify.cues import CueMatcher
+    from aisec_radar.classify.encoder import paper_text, resolve_base_path
+    from aisec_radar.classify.finetune import FINETUNE_DEFAULTS, TopLayerTrainer, example_texts, training_items
+    from aisec_radar.classify.model import FLAT_EXTRA
+    from aisec_radar.config import load_settings
+    from aisec_radar.taxonomy import load_taxonomy
+
+    cfg = {**FINETUNE_DEFAULTS, **{k: v for k, v in (("layers", args.layers), ("epochs", args.epochs),
+                                                        ("lr", args.lr)) if v is not None}}
+    t0 = time.perf_counter()
+    tmp = tempfile.mkdtemp(prefix="aisec-ftcv-")
+    s = replace(load_settings(), db_path=str(Path(tmp) / "none.duckdb"), encoder_finetune="none",
+                encoder_backend="torch")
+    ex, _ = B.assemble(s, labels, corpus)
+    taxonomy = load_taxonomy(None)
+    types = taxonomy.type_ids
+    classes = [*types, *FLAT_EXTRA]
+    texts = example_texts(ex)
+    index = {t: i for i, t in enumerate(texts)}
+    trainer = TopLayerTrainer(resolve_base_path(s), texts, int(cfg["layers"]), int(cfg["max_length"]),
+                              progress=sys.stderr.isatty())
+    tt = [index[paper_text(e.title)] for e in ex]
+    ft = [index[paper_text(e.title, e.abstract)] for e in ex]
+
+    def views(vecs: np.ndarray) -> dict[str, np.ndarray]:
+        return {"title": vecs[tt], "full": vecs[ft]}
+
+    cm = CueMatcher(taxonomy)
+    cues = {"title": cm.features(cm.analyse([texts[i] for i in tt])[0]),
+            "full": cm.features(cm.analyse([texts[i] for i in ft])[0])}
+    hcfg = dict(T.DEFAULT_CONFIG)
+    # the folds `train` uses (training.cross_validate): literature titles and taxonomy examples never scored
+    ev = np.array([e.source not in ("pool", "taxonomy", "literature") for e in ex])
+    base = np.array([e.source != "literature" for e in ex])
+    folds = np.full(len(ex), -1, dtype=np.int32)
+    folds[base] = T.stratified_folds([e.label for e, b in zip(ex, base, strict=True) if b], 5, hcfg["seed"])
+    folds[~ev] = -1
+    base_vecs = trainer.encode()
+    comb = None
+    for f in range(min(args.folds, 5)):
+        train_ex = [e for e, g in zip(ex, folds, strict=True) if g != f]
+        layers = trainer.train(training_items(train_ex, classes, index, float(cfg["title_weight"])), len(classes),
+                               cfg, progress=sys.stderr.isatty())
+        es = T.ExampleSet(ex, views(trainer.encode(layers)), cues, {}, bow_scale=0.0)
+        oof = T.cross_validate(es, types, hcfg, k=5)
+        rows = folds == f
+        if comb is None:
+            comb = oof
+            comb.evaluated = comb.evaluated & rows
+        else:
+            for part, src in ((comb.rel_logits, oof.rel_logits), (comb.type_logits, oof.type_logits),
+                              (comb.flat_logits, oof.flat_logits)):
+                for v in part:
+                    part[v][rows] = src[v][rows]
+            comb.role_logits[rows] = oof.role_logits[rows]
+            comb.evaluated = comb.evaluated | (oof.evaluated & rows)
+        print(f"fold {f} done at {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    model = B.build_model(s, ex, views(base_vecs), hcfg, oof=comb)
+    result = {"name": "finetune_nested_cv", "config": cfg, "folds": min(args.folds, 5),
+              "seconds": round(time.perf_counter() - t0), "metrics": summarise(model.meta["metrics"])}
+    print(json.dumps(result))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Encoder fine-tuning: top layers trained from cached frozen states, the delta file, its
+materialised model folder, the cache key, and clear errors for a broken or foreign delta."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from aisec_radar.classify import encoder as E
+from aisec_radar.classify.finetune import (
+    EncoderDelta,
+    TopLayerTrainer,
+    delta_path,
+    materialise,
+)
+from aisec_radar.config import Settings
+from aisec_radar.errors import ClassifyError
+
+TEXTS = [
+    "Backdoor attacks on image classifiers through poisoned training data",
+    "Data poisoning of federated learning clients",
+    "Membership inference against large language models",
+    "Inferring training set membership from model confidence",
+    "Graph neural networks for traffic forecasting",
+    "A new optimiser for deep learning on tabular data",
+]
+LABELS = [0, 0, 1, 1, 2, 2]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TopLayerTrainer, list, Path]:
+    trainer = TopLayerTrainer(E.resolve_base_path(Settings()), TEXTS, layers=1)
+    cfg = {"seed": 0, "lr": 1e-3, "head_lr": 1e-2, "batch_size": 4, "epochs": 6.0}
+    layers = trainer.train([(i, y, 1.0) for i, y in enumerate(LABELS)], 3, cfg)
+    path = tmp_path_factory.mktemp("delta") / "delta.npz"
+    trainer.delta(layers, {"config": {"layers": 1}}).save(path)
+    return trainer, layers, path
+
+
+def test_cached_frozen_states_reproduce_the_model(trained: tuple) -> None:
+    trainer, _, _ = trained
+    ref = E.encode_texts(replace(Settings(), encoder_finetune="none"), TEXTS)
+    assert np.allclose(trainer.encode(), ref, atol=2e-3)  # float16 states, same vectors
+
+
+def test_training_moves_the_top_layer_only_and_pulls_classes_together(trained: tuple) -> None:
+    trainer, layers, path = trained
+    before, after = trainer.encode(), trainer.encode(layers)
+    assert not np.allclose(before, after, atol=1e-3)
+
+    def margin(v: np.ndarray) -> float:  # same-class cosine minus other-class cosine
+        s = v @ v.T
+        same = [s[i, j] for i in range(6) for j in range(6) if i != j and LABELS[i] == LABELS[j]]
+        other = [s[i, j] for i in range(6) for j in range(6) if LABELS[i] != LABELS[j]]
+        return float(np.mean(same) - np.mean(other))
+
+    assert margin(after) > margin(before)
+    delta = EncoderDelta.load(path)
+    assert delta.tensors and all(k.startswith("encoder.layer.5.") for k in delta.tensors)
+
+
+def test_delta_roundtrip_and_materialised_folder(trained: tuple, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    trainer, layers, path = trained
+    monkeypatch.setenv("AISEC_RADAR_ENCODER_CACHE", str(tmp_path / "enc"))
+    d1, d2 = EncoderDelta.load(path), EncoderDelta.load(path)
+    assert d1.digest == d2.digest and len(d1.digest) == 12
+    folder = materialise(E.resolve_base_path(Settings()), path)
+    assert folder.parent == tmp_path / "enc" and folder.name.endswith(d1.digest)
+    stamp = (folder / ".complete").stat().st_mtime_ns
+    assert materialise(E.resolve_base_path(Settings()), path) == folder  # written once
+    assert (folder / ".complete").stat().st_mtime_ns == stamp
+    # the folder is an ordinary sentence-transformer: the encoder loads it and gives the trained vectors
+    s = replace(Settings(), encoder_finetune=str(path))
+    assert E.resolve_model_path(s) == str(folder)
+    got = E.encode_texts(s, TEXTS)
+    assert np.allclose(got, trainer.encode(layers), atol=5e-3)
+
+
+def test_cache_key_names_the_delta(trained: tuple) -> None:
+    _, _, path = trained
+    digest = EncoderDelta.load(path).digest
+    assert E.encoder_model_key(replace(Settings(), encoder_finetune="none")) == "all-MiniLM-L6-v2@torch"
+    key = E.encoder_model_key(replace(Settings(), encoder_finetune=str(path), encoder_backend="hybrid"))
+    assert key == f"all-MiniLM-L6-v2+ft-{digest}@hybrid"
+    assert delta_path(replace(Settings(), encoder_finetune="none")) is None
+
+
+def test_broken_and_foreign_deltas_are_clear_errors(trained: tuple, tmp_path: Path) -> None:
+    _, _, path = trained
+    with pytest.raises(ClassifyError, match="nope.npz.*encoder_finetune"):
+        delta_path(replace(Settings(), encoder_finetune=str(tmp_path / "nope.npz")))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ClassifyError, match="bad.npz.*not a readable delta"):
+        EncoderDelta.load(bad)
+    foreign = EncoderDelta({"encoder.layer.9.output.dense.weight": np.zeros((4, 4), np.float32)})
+    foreign_path = foreign.save(tmp_path / "foreign.npz")
+    with pytest.raises(ClassifyError, match="encoder.layer.9.output.dense.weight.*not in the base model"):
+        materialise(E.resolve_base_path(Settings()), foreign_path)
+    d = EncoderDelta.load(path)
+    name = next(iter(d.tensors))
+    wrong = EncoderDelta({name: np.zeros((3, 3), np.float32)}).save(tmp_path / "shape.npz")
+    with pytest.raises(ClassifyError, match="has shape"):
+        materialise(E.resolve_base_path(Settings()), wrong)
+
+
+def test_finetune_encoder_command_writes_a_loadable_delta(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aisec_radar.cli import app
+
+    monkeypatch.delenv("AISEC_RADAR_CORPUS", raising=False)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(json.dumps({"title": t, "abstract": None,
+                                            "attack": ["poisoning", "membership_inference", "not_relevant"][y]})
+                                for t, y in zip(TEXTS, LABELS, strict=True)) + "\n")
+    out = tmp_path / "d.npz"
+    res = CliRunner().invoke(app, ["finetune-encoder", "--db", str(tmp_path / "x.duckdb"), "--labels", str(labels),
+                                    "--out", str(out), "--layers", "1", "--epochs", "0.2", "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    d = EncoderDelta.load(out)
+    assert rep["digest"] == d.digest and rep["layers"] == 1 and rep["parameters"] > 1_000_000
+    assert d.meta["training_data"]["file"] == len(TEXTS)
+    missing = CliRunner().invoke(app, ["finetune-encoder", "--labels", str(tmp_path / "none.jsonl"),
+                                        "--out", str(out)])
+    assert missing.exit_code != 0 and "none.jsonl" in missing.output
+
+
+def test_eval_refuses_a_classifier_trained_on_another_encoder(trained: tuple, tmp_path: Path) -> None:
+    from aisec_radar.classify import evaluate_file
+
+    _, _, path = trained
+    f = tmp_path / "l.jsonl"
+    f.write_text(json.dumps({"title": TEXTS[0], "attack": "poisoning"}) + "\n")
+    with pytest.raises(ClassifyError, match="trained on encoder .*encoder_finetune"):
+        evaluate_file(replace(Settings(), encoder_finetune=str(path)), f)
