@@ -404,7 +404,8 @@ def test_flat_heads_are_trained_saved_and_blended_into_relevance(tiny_model_dir:
         alone = model.head("relevance", view).proba(x)
         expected = mix_relevance(alone, model.heads[f"flat_{view}"].proba(x), 0.7)
         np.testing.assert_allclose(blended, expected, atol=1e-6)
-        assert not np.allclose(blended, alone, atol=1e-3)  # the flat head does take part
+        # the flat head does take part (compared in log space: confident rows differ in their small classes)
+        assert not np.allclose(np.log(blended), np.log(np.maximum(alone, 1e-30)), atol=1e-2)
     old = ClassifierModel.load(tiny_model_dir)
     old.flat_weight = 0.0  # a model from before the flat heads: relevance head alone
     old.save(tmp_path / "old")

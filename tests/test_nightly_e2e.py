@@ -80,9 +80,9 @@ def slices(corpus_path: Path) -> tuple[list, list]:
     return a, b
 
 
-def _count(db: Path, sql: str) -> int:
+def _count(db: Path, sql: str, params: list | None = None) -> int:
     with connect(db, read_only=True) as con:
-        return int(con.execute(sql).fetchone()[0])
+        return int(con.execute(sql, params or []).fetchone()[0])
 
 
 def _settings(db: Path, base: str, classifier: str) -> Settings:
@@ -220,4 +220,10 @@ def test_demo_command_on_a_small_corpus(slices: tuple[list, list], classifier_pa
     assert _count(db, "SELECT count(*) FROM papers") == len(recs)
     assert _count(db, "SELECT count(*) FROM predictions") == len(recs)
     # the demo encodes with the hybrid backend (int8 ONNX for abstracts): its own cache key
-    assert _count(db, "SELECT count(*) FROM embeddings WHERE model = 'all-MiniLM-L6-v2@hybrid'") == len(recs)
+    from dataclasses import replace
+
+    from aisec_radar.classify.encoder import encoder_model_key
+
+    key = encoder_model_key(replace(Settings(), encoder_backend="hybrid"))
+    assert key.startswith("all-MiniLM-L6-v2") and key.endswith("@hybrid")
+    assert _count(db, "SELECT count(*) FROM embeddings WHERE model = ?", [key]) == len(recs)

@@ -93,7 +93,7 @@ def test_hybrid_routes_short_texts_to_torch_and_long_ones_to_int8(
 
     monkeypatch.setenv("AISEC_RADAR_ONNX_CACHE", str(onnx_cache))
     monkeypatch.setattr(encoder, "_ENCODERS", {})
-    s = replace(Settings(), encoder_backend="hybrid")
+    s = replace(Settings(), encoder_backend="hybrid", encoder_finetune="none")  # the plain model, as the fixture
     assert encoder.encoder_model_key(s) == "all-MiniLM-L6-v2@hybrid"
     out = encoder.get_encoder(s).encode(TEXTS, batch_size=2)
     assert out.shape == (len(TEXTS), 384)
