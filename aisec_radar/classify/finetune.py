@@ -346,10 +346,10 @@ def training_items(examples: list[Example], classes: list[str], text_index: dict
 
     items: list[tuple[int, int, float]] = []
     for e in examples:
-        if e.label not in classes:
+        if e.label not in classes or e.weight <= 0:  # a zero-weight batch would divide by zero
             continue
         y = classes.index(e.label)
-        w = float(getattr(e, "weight", 1.0) or 1.0)
+        w = float(e.weight)
         items.append((text_index[paper_text(e.title, e.abstract)], y, w))
         if e.has_abstract and title_weight > 0:
             items.append((text_index[paper_text(e.title)], y, w * title_weight))
