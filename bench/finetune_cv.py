@@ -93,12 +93,7 @@ def main() -> int:
     cues = {"title": cm.features(cm.analyse([texts[i] for i in tt])[0]),
             "full": cm.features(cm.analyse([texts[i] for i in ft])[0])}
     hcfg = dict(T.DEFAULT_CONFIG)
-    # the folds `train` uses (training.cross_validate): literature titles and taxonomy examples never scored
-    ev = np.array([e.source not in ("pool", "taxonomy", "literature") for e in ex])
-    base = np.array([e.source != "literature" for e in ex])
-    folds = np.full(len(ex), -1, dtype=np.int32)
-    folds[base] = T.stratified_folds([e.label for e, b in zip(ex, base, strict=True) if b], 5, hcfg["seed"])
-    folds[~ev] = -1
+    folds = T.cv_folds(ex, 5, hcfg["seed"])  # the folds `train` uses
     base_vecs = trainer.encode()
     comb = None
     for f in range(min(args.folds, 5)):

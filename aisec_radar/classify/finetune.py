@@ -169,15 +169,18 @@ def apply_delta(st: Any, delta: EncoderDelta, where: str = "") -> None:
 
 
 def materialise(base_path: str, path: Path) -> Path:
-    """A sentence-transformer folder = base model + delta, written once into the user cache."""
-    delta = EncoderDelta.load(path)
-    final = encoders_cache_root() / f"{Path(base_path).name}+ft-{delta.digest}"
+    """A sentence-transformer folder = base model + delta, written once into the user cache.
+
+    Called on every encode (through resolve_model_path): the digest is cached per file version, and
+    the weights are read only when the folder has to be written."""
+    final = encoders_cache_root() / f"{Path(base_path).name}+ft-{delta_digest(path)}"
     done = final / ".complete"
     if done.exists():
         return final
     with _LOCK:
         if done.exists():
             return final
+        delta = EncoderDelta.load(path)
         st = _load_base(base_path)
         apply_delta(st, delta, str(path))
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +220,7 @@ class TopLayerTrainer:
         self.first = n_layers - layers
         self.top0 = [copy.deepcopy(self.bert.encoder.layer[i]) for i in range(self.first, n_layers)]
         self.texts = list(texts)
+        self._base_vecs: np.ndarray | None = None  # the untouched layers' vectors, for every training run
         tok = self.st.tokenizer
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         self.states: list[Any] = [None] * len(texts)
@@ -281,7 +285,9 @@ class TopLayerTrainer:
         torch.manual_seed(int(cfg["seed"]))
         layers = [copy.deepcopy(layer).train() for layer in self.top0]
         head = torch.nn.Linear(self.bert.config.hidden_size, n_classes)
-        base = torch.from_numpy(self.encode())
+        if self._base_vecs is None:
+            self._base_vecs = self.encode()
+        base = torch.from_numpy(self._base_vecs)
         ys = torch.tensor([y for _, y, _ in items])
         with torch.no_grad():  # start the head at the (scaled) class centroids: no cold, noisy first epoch
             vecs = base[[i for i, _, _ in items]]

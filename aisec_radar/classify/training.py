@@ -266,19 +266,28 @@ class OOF:
     flat_logits: dict[str, np.ndarray] = field(default_factory=dict)  # view -> nine types + other_aisec + not_relevant
 
 
+def cv_folds(examples: list[Example], k: int, seed: int, evaluate: Any = None) -> np.ndarray:
+    """Fold per example, -1 for those never scored (pool, taxonomy, literature by default: they are
+    in every training fold). Drawn without the literature titles, so adding them leaves the other
+    examples' folds unchanged; the nested CV of a fine-tuned encoder reuses exactly these folds."""
+    if evaluate is None:
+        evaluate = lambda e: e.source not in ("pool", "taxonomy", "literature")  # noqa: E731
+    ev = np.array([bool(evaluate(e)) for e in examples], dtype=bool)
+    base = np.array([e.source != "literature" for e in examples], dtype=bool)
+    folds = np.full(len(examples), -1, dtype=np.int32)
+    folds[base] = stratified_folds([e.label for e, b in zip(examples, base, strict=True) if b], k, seed)
+    folds[~ev] = -1
+    return folds
+
+
 def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], k: int = 5,
                    evaluate: Any = None) -> OOF:
     """k-fold CV over examples selected by `evaluate` (default: all but pool/taxonomy); those
     never evaluated (pool, taxonomy, literature) are in every training fold. Folds are drawn
     without the literature titles, so adding them leaves the other examples' folds unchanged."""
-    if evaluate is None:
-        evaluate = lambda e: e.source not in ("pool", "taxonomy", "literature")  # noqa: E731
-    ev = np.array([bool(evaluate(e)) for e in es.examples])
+    folds = cv_folds(es.examples, k, cfg["seed"], evaluate)
+    ev = folds >= 0
     n = len(es.examples)
-    base = np.array([e.source != "literature" for e in es.examples], dtype=bool)
-    folds = np.full(n, -1, dtype=np.int32)
-    folds[base] = stratified_folds([e.label for e, b in zip(es.examples, base, strict=True) if b], k, cfg["seed"])
-    folds[~ev] = -1
     rel = {v: np.full((n, len(RELEVANCE)), np.nan) for v in VIEWS}
     typ = {v: np.full((n, len(types)), np.nan) for v in VIEWS}
     role = np.full((n, len(ROLES)), np.nan)
