@@ -10,7 +10,8 @@ out-of-fold logits then go through the same calibration, decision bias and metri
 Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. Not part of
 `make bench` (quality, not speed). Usage:
 
-    python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--out FILE.json]
+    python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--title-weight 0.5]
+        [--rank 64] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=None)
     ap.add_argument("--epochs", type=float, default=None)
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--title-weight", type=float, default=None, help="weight of a paper's title alone (0 = none)")
+    ap.add_argument("--rank", type=int, default=None, help="stored rank of the delta (0 = full); vectors come "
+                    "from the layers as the stored delta makes them")
     ap.add_argument("--out", type=Path, default=None, help="also write the result as JSON here")
     args = ap.parse_args()
     labels = [SHARED / "labels" / "dev.jsonl", SHARED / "labels" / "stream.jsonl"]
@@ -70,7 +74,9 @@ def main() -> int:
     from aisec_radar.taxonomy import load_taxonomy
 
     cfg = {**FINETUNE_DEFAULTS, **{k: v for k, v in (("layers", args.layers), ("epochs", args.epochs),
-                                                        ("lr", args.lr)) if v is not None}}
+                                                        ("lr", args.lr),
+                                                        ("title_weight", args.title_weight),
+                                                        ("rank", args.rank)) if v is not None}}
     t0 = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="aisec-ftcv-")
     s = replace(load_settings(), db_path=str(Path(tmp) / "none.duckdb"), encoder_finetune="none",
@@ -100,6 +106,7 @@ def main() -> int:
         train_ex = [e for e, g in zip(ex, folds, strict=True) if g != f]
         layers = trainer.train(training_items(train_ex, classes, index, float(cfg["title_weight"])), len(classes),
                                cfg, progress=sys.stderr.isatty())
+        layers = trainer.layers_of(trainer.delta(layers, {}, int(cfg["rank"])))  # what would ship
         es = T.ExampleSet(ex, views(trainer.encode(layers)), cues, {}, bow_scale=0.0)
         oof = T.cross_validate(es, types, hcfg, k=5)
         rows = folds == f

@@ -16,6 +16,7 @@ from aisec_radar.classify.finetune import (
     EncoderDelta,
     TopLayerTrainer,
     delta_path,
+    low_rank_delta,
     materialise,
 )
 from aisec_radar.config import Settings
@@ -38,7 +39,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TopLayerTrainer, 
     cfg = {"seed": 0, "lr": 1e-3, "head_lr": 1e-2, "batch_size": 4, "epochs": 6.0}
     layers = trainer.train([(i, y, 1.0) for i, y in enumerate(LABELS)], 3, cfg)
     path = tmp_path_factory.mktemp("delta") / "delta.npz"
-    trainer.delta(layers, {"config": {"layers": 1}}).save(path)
+    trainer.delta(layers, {"config": {"layers": 1}}, rank=32).save(path)
     return trainer, layers, path
 
 
@@ -64,6 +65,33 @@ def test_training_moves_the_top_layer_only_and_pulls_classes_together(trained: t
     assert delta.tensors and all(k.startswith("encoder.layer.5.") for k in delta.tensors)
 
 
+def test_low_rank_delta_keeps_the_change_and_is_smaller(trained: tuple, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    base = {"w": rng.normal(size=(40, 30)).astype(np.float32), "b": rng.normal(size=30).astype(np.float32)}
+    change = (rng.normal(size=(40, 2)) @ rng.normal(size=(2, 30)) * 0.01).astype(np.float32)  # rank 2
+    trained_w = {"w": base["w"] + change, "b": base["b"] + 0.001}
+    d = low_rank_delta(base, trained_w, rank=4)
+    assert set(d.tensors) == {"w::u", "w::v", "b::d"} and d.tensors["w::u"].shape == (40, 4)
+    new = d.weights(base)
+    assert np.allclose(new["w"], trained_w["w"], atol=1e-4) and np.allclose(new["b"], trained_w["b"], atol=1e-5)
+    assert d.parameters() == {"w": (40, 30), "b": (30,)}
+    truncated = low_rank_delta(base, trained_w, rank=1).weights(base)["w"]  # loses part of a rank-2 change
+    assert not np.allclose(truncated, trained_w["w"], atol=1e-4)
+    with pytest.raises(ClassifyError, match="'w::u' has no '::v' partner"):
+        EncoderDelta({"w::u": d.tensors["w::u"]}).weights(base)
+    # on the trained layer: rank 32 stores far fewer numbers and gives (nearly) the full change's vectors
+    trainer, layers, path = trained
+    full = trainer.delta(layers, {}, rank=0)
+    small = EncoderDelta.load(path)
+    assert sum(a.size for a in small.tensors.values()) < sum(a.size for a in full.tensors.values()) / 4
+    assert small.parameters() == full.parameters()
+    v_full, v_small = trainer.encode(trainer.layers_of(full)), trainer.encode(trainer.layers_of(small))
+    assert np.allclose(v_full, trainer.encode(layers), atol=2e-3)  # float16 differences: as trained
+    cos_small, cos_base = (v_full * v_small).sum(1), (v_full * trainer.encode()).sum(1)
+    assert float(cos_small.min()) > 0.997 and (cos_small > cos_base).all()
+    print("rank-32 vs full cosine", cos_small.round(5), "base vs full", cos_base.round(3))
+
+
 def test_delta_roundtrip_and_materialised_folder(trained: tuple, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     trainer, layers, path = trained
@@ -79,7 +107,7 @@ def test_delta_roundtrip_and_materialised_folder(trained: tuple, tmp_path: Path,
     s = replace(Settings(), encoder_finetune=str(path))
     assert E.resolve_model_path(s) == str(folder)
     got = E.encode_texts(s, TEXTS)
-    assert np.allclose(got, trainer.encode(layers), atol=5e-3)
+    assert np.allclose(got, trainer.encode(trainer.layers_of(d1)), atol=2e-3)  # what the stored delta makes
 
 
 def test_cache_key_names_the_delta(trained: tuple) -> None:
@@ -104,10 +132,14 @@ def test_broken_and_foreign_deltas_are_clear_errors(trained: tuple, tmp_path: Pa
     with pytest.raises(ClassifyError, match="encoder.layer.9.output.dense.weight.*not in the base model"):
         materialise(E.resolve_base_path(Settings()), foreign_path)
     d = EncoderDelta.load(path)
-    name = next(iter(d.tensors))
+    name = next(k for k in d.tensors if k.endswith("::d"))
     wrong = EncoderDelta({name: np.zeros((3, 3), np.float32)}).save(tmp_path / "shape.npz")
     with pytest.raises(ClassifyError, match="has shape"):
         materialise(E.resolve_base_path(Settings()), wrong)
+    factor = next(k for k in d.tensors if k.endswith("::u"))
+    unpaired = EncoderDelta({factor: d.tensors[factor]}).save(tmp_path / "unpaired.npz")
+    with pytest.raises(ClassifyError, match="unpaired.npz.*no '::v' partner"):
+        materialise(E.resolve_base_path(Settings()), unpaired)
 
 
 def test_finetune_encoder_command_writes_a_loadable_delta(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +157,7 @@ def test_finetune_encoder_command_writes_a_loadable_delta(tmp_path: Path, monkey
     rep = json.loads(res.stdout)
     d = EncoderDelta.load(out)
     assert rep["digest"] == d.digest and rep["layers"] == 1 and rep["parameters"] > 1_000_000
+    assert rep["rank"] == 64 and rep["stored"] < rep["parameters"] / 2 and rep["bytes"] == out.stat().st_size
     assert d.meta["training_data"]["file"] == len(TEXTS)
     missing = CliRunner().invoke(app, ["finetune-encoder", "--labels", str(tmp_path / "none.jsonl"),
                                         "--out", str(out)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -81,13 +82,15 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
               help="Delta file to write (.npz); select it with the setting encoder_finetune.")
 @click.option("--layers", type=click.IntRange(1, 12), default=None, help="Top layers to train (default 2).")
 @click.option("--epochs", type=click.FloatRange(0, 50), default=None, help="Passes over the labels (default 2).")
+@click.option("--rank", type=click.IntRange(0, 4096), default=None,
+              help="Stored rank of each weight matrix's change (default 64; 0 = the full change).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @db_option
 @click.pass_context
 def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, out_file: str,
-                         layers: int | None, epochs: float | None, no_progress: bool, as_json: bool,
-                         db_path: str | None) -> None:
+                         layers: int | None, epochs: float | None, rank: int | None, no_progress: bool,
+                         as_json: bool, db_path: str | None) -> None:
     """Fine-tune the encoder's top layers on every label (the lower layers stay frozen), write the delta.
 
     The shipped classifier was trained over the shipped delta; after writing a new one, point
@@ -103,16 +106,19 @@ def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpu
             raise InputError(f"label file {p} does not exist")
     if corpus and not Path(corpus).exists():
         raise InputError(f"corpus file {corpus} does not exist")
-    cfg = {k: v for k, v in (("layers", layers), ("epochs", epochs)) if v is not None}
+    cfg = {k: v for k, v in (("layers", layers), ("epochs", epochs), ("rank", rank)) if v is not None}
     delta = finetune_encoder(s, [Path(p) for p in label_files], Path(corpus) if corpus else default_corpus_path(),
                              Path(out_file), cfg, progress=not no_progress)
     summary = {"path": str(Path(out_file).resolve()), "digest": delta.digest, "items": delta.meta["items"],
-               "layers": delta.meta["config"]["layers"], "parameters": int(sum(a.size for a in delta.tensors.values()))}
+               "layers": delta.meta["config"]["layers"], "rank": delta.meta["rank"],
+               "parameters": sum(math.prod(sh) for sh in delta.parameters().values()),
+               "stored": int(sum(a.size for a in delta.tensors.values())), "bytes": Path(out_file).stat().st_size}
     if as_json:
         echo_json(summary)
         return
     click.echo(f"encoder delta {summary['digest']} ({summary['layers']} layer(s), {summary['parameters']:,} "
-               f"parameters, {summary['items']} training texts) written to {summary['path']}")
+               f"parameters changed, stored at rank {summary['rank']} in {summary['bytes'] / 1e6:.1f} MB, "
+               f"{summary['items']} training texts) written to {summary['path']}")
 
 
 @click.command("eval")
