@@ -412,3 +412,29 @@ def test_flat_heads_are_trained_saved_and_blended_into_relevance(tiny_model_dir:
     assert ClassifierModel.load(tmp_path / "old").flat_weight == 0.0
     np.testing.assert_allclose(old.predict_proba(x, np.array([True, True]))["relevance"],
                                old.head("relevance", "full").proba(x), atol=1e-6)
+
+
+def test_titles_only_type_head_learns_from_stream_papers_of_the_nine_types() -> None:
+    """The titles-only relevance head sees curated titles only; its type head also the stream's
+    papers of the nine types (their titles, at title_type_stream_weight)."""
+    from aisec_radar.classify.training import DEFAULT_CONFIG, ExampleSet, _rows
+
+    ex = [Example("d1", "Backdoor attacks on classifiers", "", "poisoning", source="dev"),
+          Example("d2", "Efficient transformers", "", "not_relevant", source="dev"),
+          Example("s1", "Stealing a model through its API", "We query the API and train a copy.",
+                  "model_extraction", source="hand"),
+          Example("s2", "Traffic forecasting", "We forecast traffic with graphs.", "not_relevant", source="hand")]
+    rng = np.random.default_rng(0)
+    es = ExampleSet(ex, {v: rng.normal(size=(4, 8)).astype(np.float32) for v in ("title", "full")},
+                    {v: np.zeros((4, 1), np.float32) for v in ("title", "full")}, bow_scale=0.0)
+    cfg = dict(DEFAULT_CONFIG)
+    types = ("poisoning", "model_extraction")
+    _, rel_rows, _ = _rows(es, "title", cfg, 1.0, lambda e: True)
+    assert sorted(rel_rows) == [0, 1]
+    _, typ_rows, _ = _rows(es, "title", cfg, 1.0, lambda e: e.label in types,
+                           stream_in_title=cfg["stream_in_title_type"])
+    # the stream's model_extraction paper (its title, and its title + abstract at cross_view_weight),
+    # not its not_relevant one
+    assert sorted(typ_rows) == [0, 2, 2]
+    _, off_rows, _ = _rows(es, "title", cfg, 1.0, lambda e: e.label in types, stream_in_title=False)
+    assert sorted(off_rows) == [0]
