@@ -47,7 +47,7 @@ META_KEY = "__meta__"
 # session 3), "<name>::d" is added to it, "<name>::u" @ "<name>::v" is added to it (a low-rank change)
 DIFF, LEFT, RIGHT = "::d", "::u", "::v"
 FINETUNE_DEFAULTS: dict[str, Any] = {
-    # measured by nested 5-fold CV (bench/bench_finetune_cv.py; docs/classifier.md)
+    # measured by nested 5-fold CV (bench/finetune_cv.py; docs/classifier.md)
     "layers": 2,  # top transformer layers trained; the rest stay frozen and cached
     "epochs": 2.0,
     "lr": 5e-5,  # the layers' learning rate (AdamW, linear decay to 0)
