@@ -11,7 +11,7 @@ Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. N
 `make bench` (quality, not speed). Usage:
 
     python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--title-weight 0.5]
-        [--rank 64] [--out FILE.json]
+        [--rank 64] [--out FILE.json] [--vectors DIR] [--heads JSON]
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ def main() -> int:
     ap.add_argument("--rank", type=int, default=None, help="stored rank of the delta (0 = full); vectors come "
                     "from the layers as the stored delta makes them")
     ap.add_argument("--out", type=Path, default=None, help="also write the result as JSON here")
+    ap.add_argument("--vectors", type=Path, default=None,
+                    help="folder of each outer fold's vectors (fold<k>.npy): written when missing, read when "
+                    "present, so heads settings (--heads) can be compared on the same nested vectors in minutes")
+    ap.add_argument("--heads", default=None, help="heads settings to override, as JSON (e.g. '{\"C_type\": 0.05}')")
     args = ap.parse_args()
     labels = [SHARED / "labels" / "dev.jsonl", SHARED / "labels" / "stream.jsonl"]
     corpus = SHARED / "arxiv" / "corpus.jsonl.gz"
@@ -87,8 +91,12 @@ def main() -> int:
     classes = [*types, *FLAT_EXTRA]
     texts = example_texts(ex)
     index = {t: i for i, t in enumerate(texts)}
-    trainer = TopLayerTrainer(resolve_base_path(s), texts, int(cfg["layers"]), int(cfg["max_length"]),
-                              progress=sys.stderr.isatty())
+    cached = [args.vectors / f"{name}.npy" for name in ("base", *(f"fold{f}" for f in range(min(args.folds, 5))))] \
+        if args.vectors else []
+    trainer = None
+    if not cached or not all(p.exists() for p in cached):  # the frozen layers' pass: ~2 min
+        trainer = TopLayerTrainer(resolve_base_path(s), texts, int(cfg["layers"]), int(cfg["max_length"]),
+                                  progress=sys.stderr.isatty())
     tt = [index[paper_text(e.title)] for e in ex]
     ft = [index[paper_text(e.title, e.abstract)] for e in ex]
 
@@ -98,16 +106,31 @@ def main() -> int:
     cm = CueMatcher(taxonomy)
     cues = {"title": cm.features(cm.analyse([texts[i] for i in tt])[0]),
             "full": cm.features(cm.analyse([texts[i] for i in ft])[0])}
-    hcfg = dict(T.DEFAULT_CONFIG)
+    hcfg = {**T.DEFAULT_CONFIG, **(json.loads(args.heads) if args.heads else {})}
     folds = T.cv_folds(ex, 5, hcfg["seed"])  # the folds `train` uses
-    base_vecs = trainer.encode()
+    if trainer is None:
+        base_vecs = np.load(cached[0])
+    else:
+        base_vecs = trainer.encode()
+        if args.vectors:
+            args.vectors.mkdir(parents=True, exist_ok=True)
+            np.save(cached[0], base_vecs)
     comb = None
     for f in range(min(args.folds, 5)):
-        train_ex = [e for e, g in zip(ex, folds, strict=True) if g != f]
-        layers = trainer.train(training_items(train_ex, classes, index, float(cfg["title_weight"])), len(classes),
-                               cfg, progress=sys.stderr.isatty())
-        layers = trainer.layers_of(trainer.delta(layers, {}, int(cfg["rank"])))  # what would ship
-        es = T.ExampleSet(ex, views(trainer.encode(layers)), cues, {}, bow_scale=0.0)
+        saved = args.vectors / f"fold{f}.npy" if args.vectors else None
+        if saved is not None and saved.exists():
+            vecs = np.load(saved)
+        else:
+            assert trainer is not None
+            train_ex = [e for e, g in zip(ex, folds, strict=True) if g != f]
+            layers = trainer.train(training_items(train_ex, classes, index, float(cfg["title_weight"])),
+                                   len(classes), cfg, progress=sys.stderr.isatty())
+            layers = trainer.layers_of(trainer.delta(layers, {}, int(cfg["rank"])))  # what would ship
+            vecs = trainer.encode(layers)
+            if saved is not None:
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                np.save(saved, vecs)
+        es = T.ExampleSet(ex, views(vecs), cues, {}, bow_scale=0.0)
         oof = T.cross_validate(es, types, hcfg, k=5)
         rows = folds == f
         if comb is None:
@@ -122,7 +145,7 @@ def main() -> int:
             comb.evaluated = comb.evaluated | (oof.evaluated & rows)
         print(f"fold {f} done at {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     model = B.build_model(s, ex, views(base_vecs), hcfg, oof=comb)
-    result = {"name": "finetune_nested_cv", "config": cfg, "folds": min(args.folds, 5),
+    result = {"name": "finetune_nested_cv", "config": cfg, "heads": args.heads, "folds": min(args.folds, 5),
               "seconds": round(time.perf_counter() - t0), "metrics": summarise(model.meta["metrics"])}
     print(json.dumps(result))
     if args.out:
