@@ -63,7 +63,7 @@ _LOCK = threading.Lock()
 
 @dataclass
 class EncoderDelta:
-    """Replacement weights for some of the base model's parameters, by state-dict name."""
+    """Changes to some of the base model's parameters, by state-dict name (see DIFF, LEFT, RIGHT)."""
 
     tensors: dict[str, np.ndarray]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -93,51 +93,46 @@ class EncoderDelta:
         os.replace(tmp, path)
         return path
 
-    def parameters(self) -> dict[str, tuple[int, ...]]:
-        """The base model's parameters this delta changes, with their shapes."""
-        out: dict[str, tuple[int, ...]] = {}
+    def changes(self, where: str = "") -> dict[str, tuple[str, np.ndarray]]:
+        """Per changed parameter: ("set", new value) or ("add", difference), low-rank factors multiplied
+        out. A factor without its partner or factors that do not multiply is an error naming `where`."""
+        out: dict[str, tuple[str, np.ndarray]] = {}
         for name, a in self.tensors.items():
-            if name.endswith(LEFT):
-                right = self.tensors.get(name[:-len(LEFT)] + RIGHT)
-                out[name[:-len(LEFT)]] = (a.shape[0], right.shape[1] if right is not None else -1)
-            elif name.endswith(DIFF):
-                out[name[:-len(DIFF)]] = tuple(a.shape)
-            elif not name.endswith(RIGHT):
-                out[name] = tuple(a.shape)
+            if name.endswith(DIFF):
+                out[name.rsplit("::", 1)[0]] = ("add", a.astype(np.float32))
+            elif name.endswith((LEFT, RIGHT)):
+                param = name.rsplit("::", 1)[0]
+                left, right = self.tensors.get(param + LEFT), self.tensors.get(param + RIGHT)
+                if left is None or right is None:
+                    missing = LEFT if left is None else RIGHT
+                    raise ClassifyError(f"encoder delta {where}: '{name}' has no '{missing}' partner")
+                if left.ndim != 2 or right.ndim != 2 or left.shape[1] != right.shape[0]:
+                    raise ClassifyError(f"encoder delta {where}: factors of '{param}' have shapes "
+                                        f"{tuple(left.shape)} and {tuple(right.shape)}")
+                if param not in out:
+                    out[param] = ("add", left.astype(np.float32) @ right.astype(np.float32))
+            else:  # a full new value (the deltas of session 3)
+                out[name] = ("set", a.astype(np.float32))
         return out
+
+    def parameters(self, where: str = "") -> dict[str, tuple[int, ...]]:
+        """The base model's parameters this delta changes, with their shapes."""
+        return {name: tuple(a.shape) for name, (_, a) in self.changes(where).items()}
 
     def weights(self, base: dict[str, np.ndarray], where: str = "") -> dict[str, np.ndarray]:
         """The new values of the changed parameters, given the base model's (name → array).
 
-        A parameter the base lacks, a factor without its partner, or a shape that does not fit is an
-        error: a delta made for another base model must not half-apply."""
+        A parameter the base lacks or a shape that does not fit is an error: a delta made for another
+        base model must not half-apply."""
         out: dict[str, np.ndarray] = {}
-        for name, a in self.tensors.items():
-            if name.endswith(RIGHT):
-                if name[:-len(RIGHT)] + LEFT not in self.tensors:
-                    raise ClassifyError(f"encoder delta {where}: '{name}' has no '{LEFT}' partner")
-                continue
-            param = name
-            for suffix in (LEFT, DIFF):
-                if name.endswith(suffix):
-                    param = name[:-len(suffix)]
+        for param, (how, change) in self.changes(where).items():
             if param not in base:
                 raise ClassifyError(f"encoder delta {where}: parameter '{param}' is not in the base model")
             b = np.asarray(base[param], dtype=np.float32)
-            if name.endswith(LEFT):
-                right = self.tensors.get(param + RIGHT)
-                if right is None:
-                    raise ClassifyError(f"encoder delta {where}: '{name}' has no '{RIGHT}' partner")
-                if a.ndim != 2 or right.ndim != 2 or a.shape[1] != right.shape[0]:
-                    raise ClassifyError(f"encoder delta {where}: factors of '{param}' have shapes "
-                                        f"{tuple(a.shape)} and {tuple(right.shape)}")
-                change = a.astype(np.float32) @ right.astype(np.float32)
-            else:
-                change = a.astype(np.float32)
             if change.shape != b.shape:
                 raise ClassifyError(f"encoder delta {where}: parameter '{param}' has shape {tuple(change.shape)}, "
                                     f"the base model {tuple(b.shape)}")
-            out[param] = change if name == param else b + change
+            out[param] = change if how == "set" else b + change
         return out
 
     @classmethod
@@ -210,7 +205,7 @@ def apply_delta(st: Any, delta: EncoderDelta, where: str = "") -> None:
     import torch
 
     sd = st[0].auto_model.state_dict()
-    new = delta.weights({k: sd[k].numpy() for k in delta.parameters() if k in sd}, where)
+    new = delta.weights({k: v.numpy() for k, v in sd.items()}, where)
     with torch.no_grad():
         for name, arr in new.items():
             sd[name].copy_(torch.from_numpy(arr))

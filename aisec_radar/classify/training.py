@@ -174,7 +174,8 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
           stream_in_title: bool | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Feature rows for a head of `view`: own-view rows, plus the other view of papers with an
     abstract at cross_view_weight. Titles-only examples enter the full view only if configured;
-    the bundled literature titles never do (they cost stream type/role accuracy there)."""
+    the bundled literature titles never do (they cost stream type/role accuracy there). Papers with
+    an abstract enter the title view only if `stream_in_title` (default: stream_in_title_view)."""
     tof = cfg["title_only_in_full"] if title_only_in_full is None else title_only_in_full
     Xs, idx, ws = [], [], []
     # titles-only heads without stream papers, unless no titles-only example would be left
@@ -217,12 +218,9 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
         y = [relevance_of(es.examples[i].label) for i in idx]
         w = w * np.array([rcw.get(lab, 1.0) for lab in y], dtype=np.float32)
         heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"], nd)
-        X, idx, w = _rows(es, view, cfg, cs, lambda e: e.label in types,
-                          stream_in_title=cfg.get("stream_in_title_type", cfg.get("stream_in_title_view", True)))
+        X, idx, w = _rows(es, view, cfg, cs, lambda e: e.label in types, stream_in_title=cfg["stream_in_title_type"])
         y = [es.examples[i].label for i in idx]
-        aw = cfg["type_abstract_weight"]
-        if view == "title":
-            aw = cfg.get("title_type_stream_weight", aw)
+        aw = cfg["title_type_stream_weight"] if view == "title" else cfg["type_abstract_weight"]
         w = w * np.array([aw if es.examples[i].has_abstract else 1.0 for i in idx], dtype=np.float32)
         # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
         counts = {t: y.count(t) for t in set(y)}
