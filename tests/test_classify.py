@@ -308,6 +308,11 @@ def test_train_from_store_labels_gates_promotion(tmp_path: Path) -> None:
     assert rep.model_version.startswith("m") and Path(rep.path, "meta.json").exists()
     assert "24 curator labels" in rep.reason
     assert rep.metrics["curator"]["n"] == 24
+    card = Path(rep.path, "MODEL_CARD.md").read_text()  # the card says how to rebuild it, from these inputs
+    assert "aisec-radar finetune-encoder --db " in card  # the settings use the shipped encoder delta
+    train_line = next(line for line in card.splitlines() if "aisec-radar train" in line)
+    assert f"--db {Path(s.db_path).resolve()} " in train_line  # curator labels came from this store
+    assert train_line.endswith(f"--out {Path(rep.path).resolve()}")
     with connect(s.db_path, read_only=True) as con:
         models = {m["model_version"]: m for m in list_models(con)}
     assert models[rep.model_version]["promoted"] is rep.promoted

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,6 +296,30 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     return model
 
 
+def rebuild_command(settings: Settings, label_files: list[Path], corpus_path: Path | None, folder: Path,
+                    curator_labels: int) -> str:
+    """The commands that rebuild a model, for its card: the encoder delta's (when the settings use
+    one) and `train`'s, with the same inputs, so a card never has to be completed by hand."""
+    from aisec_radar.classify.finetune import delta_path
+
+    def show(p: Path | str) -> str:  # relative to here when that stays readable (../shared/...)
+        rel = os.path.relpath(Path(p).resolve())
+        return rel if not rel.startswith("../../") else str(Path(p).resolve())
+
+    db = show(settings.db_path) if curator_labels else "<empty.duckdb>"
+    inputs = " ".join([*(f"--labels {show(p)}" for p in label_files),
+                       *([f"--corpus {show(corpus_path)}"] if corpus_path else [])])
+    env = f"AISEC_RADAR_ENCODER_BACKEND={settings.encoder_backend}"
+    lines = []
+    delta = delta_path(settings)
+    if delta is not None:
+        lines.append(f"aisec-radar finetune-encoder --db {db} {inputs} --out {show(delta)}")
+        if settings.encoder_finetune not in ("shipped", "none"):
+            env += f" AISEC_RADAR_ENCODER_FINETUNE={show(delta)}"
+    lines.append(f"{env} aisec-radar train --db {db} {inputs} --out {show(folder)}")
+    return "\n".join(lines)
+
+
 def write_model_card(model: ClassifierModel, folder: Path, command: str = "") -> Path:
     """MODEL_CARD.md beside the artifact: data, date, cross-validated metrics, how to rebuild."""
     m = model.meta.get("metrics", {})
@@ -382,7 +407,8 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
     model.meta["training_data"].update({"skipped_no_text": summary.get("skipped_no_text", 0)})
     folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
     model.save(folder)
-    write_model_card(model, folder)
+    write_model_card(model, folder, rebuild_command(settings, [Path(p) for p in label_files], corpus_path, folder,
+                                                    summary.get("curator", 0)))
     from aisec_radar.classify.pipeline import active_model
 
     current = active_model(settings)
