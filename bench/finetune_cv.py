@@ -17,6 +17,7 @@ Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. N
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -91,8 +92,18 @@ def main() -> int:
     classes = [*types, *FLAT_EXTRA]
     texts = example_texts(ex)
     index = {t: i for i, t in enumerate(texts)}
-    cached = [args.vectors / f"{name}.npy" for name in ("base", *(f"fold{f}" for f in range(min(args.folds, 5))))] \
-        if args.vectors else []
+    cached: list[Path] = []
+    if args.vectors:  # vectors of one recipe on one set of labels only: another's would compare nothing
+        data = hashlib.sha256(json.dumps([[e.title, e.abstract, e.label, e.weight] for e in ex]).encode())
+        want = {"config": cfg, "examples": data.hexdigest()[:16]}
+        stamp = args.vectors / "config.json"
+        if stamp.exists() and json.loads(stamp.read_text()) != want:
+            print(f"{args.vectors} holds vectors of another fine-tuning config or other labels "
+                  f"({stamp.read_text()}); use another folder", file=sys.stderr)
+            return 2
+        args.vectors.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps(want, sort_keys=True))
+        cached = [args.vectors / f"{name}.npy" for name in ("base", *(f"fold{f}" for f in range(min(args.folds, 5))))]
     trainer = None
     if not cached or not all(p.exists() for p in cached):  # the frozen layers' pass: ~2 min
         trainer = TopLayerTrainer(resolve_base_path(s), texts, int(cfg["layers"]), int(cfg["max_length"]),
@@ -112,12 +123,11 @@ def main() -> int:
         base_vecs = np.load(cached[0])
     else:
         base_vecs = trainer.encode()
-        if args.vectors:
-            args.vectors.mkdir(parents=True, exist_ok=True)
+        if cached:
             np.save(cached[0], base_vecs)
     comb = None
     for f in range(min(args.folds, 5)):
-        saved = args.vectors / f"fold{f}.npy" if args.vectors else None
+        saved = cached[f + 1] if cached else None
         if saved is not None and saved.exists():
             vecs = np.load(saved)
         else:
@@ -128,7 +138,6 @@ def main() -> int:
             layers = trainer.layers_of(trainer.delta(layers, {}, int(cfg["rank"])))  # what would ship
             vecs = trainer.encode(layers)
             if saved is not None:
-                saved.parent.mkdir(parents=True, exist_ok=True)
                 np.save(saved, vecs)
         es = T.ExampleSet(ex, views(vecs), cues, {}, bow_scale=0.0)
         oof = T.cross_validate(es, types, hcfg, k=5)
