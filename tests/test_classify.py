@@ -420,8 +420,9 @@ def test_flat_heads_are_trained_saved_and_blended_into_relevance(tiny_model_dir:
 
 
 def test_titles_only_type_head_learns_from_stream_papers_of_the_nine_types() -> None:
-    """The titles-only relevance head sees curated titles only; its type head also the stream's
-    papers of the nine types (their titles, at title_type_stream_weight)."""
+    """The titles-only relevance head sees curated titles and the stream's not_relevant titles
+    (down-weighted); its type head also the stream's papers of the nine types (their titles, at
+    title_type_stream_weight)."""
     from aisec_radar.classify.training import DEFAULT_CONFIG, ExampleSet, _rows
 
     ex = [Example("d1", "Backdoor attacks on classifiers", "", "poisoning", source="dev"),
@@ -434,8 +435,13 @@ def test_titles_only_type_head_learns_from_stream_papers_of_the_nine_types() -> 
                     {v: np.zeros((4, 1), np.float32) for v in ("title", "full")}, bow_scale=0.0)
     cfg = dict(DEFAULT_CONFIG)
     types = ("poisoning", "model_extraction")
-    _, rel_rows, _ = _rows(es, "title", cfg, 1.0, lambda e: True)
-    assert sorted(rel_rows) == [0, 1]
+    # relevance: curated titles, and the stream's not_relevant paper by its title alone, down-weighted
+    _, rel_rows, rel_w = _rows(es, "title", cfg, 1.0, lambda e: True)
+    assert rel_rows == [0, 1, 3]
+    np.testing.assert_allclose(rel_w, [1.0, 1.0, cfg["title_stream_negatives_weight"]])
+    assert 0 < cfg["title_stream_negatives_weight"] < 1
+    _, rel_rows, _ = _rows(es, "title", {**cfg, "title_stream_negatives_weight": 0.0}, 1.0, lambda e: True)
+    assert rel_rows == [0, 1]
     _, typ_rows, _ = _rows(es, "title", cfg, 1.0, lambda e: e.label in types,
                            stream_in_title=cfg["stream_in_title_type"])
     # the stream's model_extraction paper (its title, and its title + abstract at cross_view_weight),
@@ -443,3 +449,23 @@ def test_titles_only_type_head_learns_from_stream_papers_of_the_nine_types() -> 
     assert sorted(typ_rows) == [0, 2, 2]
     _, off_rows, _ = _rows(es, "title", cfg, 1.0, lambda e: e.label in types, stream_in_title=False)
     assert sorted(off_rows) == [0]
+
+
+def test_training_only_examples_leave_the_folds_of_the_others_unchanged() -> None:
+    """Literature titles, the pool and targeted hand labels are in every training fold and never
+    scored; adding them must not redraw the folds of the scored examples (paired comparisons)."""
+    from aisec_radar.classify.training import cv_folds
+
+    scored = [Example(f"p{i}", f"paper {i}", "abstract", lab, source="hand", sample="random")
+              for i, lab in enumerate(["poisoning", "jailbreak", "not_relevant", "other_aisec"] * 10)]
+    extra = [Example("t1", "targeted", "abstract", "model_extraction", source="hand", sample="targeted"),
+             Example(None, "a literature title", "", "model_extraction", source="literature"),
+             Example("q1", "pool paper", "abstract", "not_relevant", source="pool")]
+    before = cv_folds(scored, 5, 13)
+    mixed = [scored[0], extra[0], *scored[1:20], extra[1], *scored[20:], extra[2]]
+    after = cv_folds(mixed, 5, 13)
+    assert (after[[1, 21, len(mixed) - 1]] == -1).all()
+    keep = [i for i, e in enumerate(mixed) if e not in extra]
+    np.testing.assert_array_equal(after[keep], before)
+    assert set(before) == {0, 1, 2, 3, 4}
+

@@ -156,8 +156,9 @@ def embed_examples(settings: Settings, examples: list[Example], progress: bool) 
 def _stream_sample(e: Example) -> bool:
     """Papers with an abstract drawn as the stream is sampled (random or keyword draws, curator
     labels): the population whose precision/recall the decision bias balances and the metrics report.
-    Actively sampled papers (picked because the model was unsure) would skew both toward the border."""
-    return e.has_abstract and e.sample != "active"
+    Actively sampled papers (picked because the model was unsure) and targeted ones (keyword-drawn at
+    a border) would skew both toward the border."""
+    return e.has_abstract and e.sample not in ("active", "targeted")
 
 
 def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
@@ -259,7 +260,7 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     bow = {"title": bow_matrix(t_title, vocab, idf), "full": bow_matrix(t_full, vocab, idf)} if vocab else {}
     es = T.ExampleSet(examples, emb, cues, bow, bow_scale=cfg["bow_scale"])
     types = taxonomy.type_ids
-    n_eval = sum(1 for e in examples if e.source not in ("pool", "taxonomy", "literature"))
+    n_eval = sum(1 for e in examples if not T.training_only(e))
     heads = T.fit_heads(es, types, cfg)
     model = ClassifierModel(model_version="", taxonomy_version=taxonomy.version,
                             encoder_key=encoder_model_key(settings), types=types, cue_labels=tuple(cm.labels),

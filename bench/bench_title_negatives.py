@@ -1,0 +1,96 @@
+"""Ordinary ML titles kept not_relevant: the titles-only view on negatives unlike the curated lists'.
+
+Curated lists' negatives (dev.jsonl: diffusion models, self-supervised learning) say little about
+ordinary graph-neural-network or attention / KV-cache / state-space papers, yet other curators'
+lists draw their negatives from exactly such lists. This probe takes every corpus paper whose title
+names GNNs or attention/long-context machinery and holds no security word (the negatives filter of
+shared/labels/MAPPING.md), leaves out every labelled id, and classifies the titles alone with the
+active model. Some of them are in fact AI-security papers (the corpus is cs.CR + cs.LG), so 100% is
+not the ceiling; the figure compares models. Prints one JSON object. Usage:
+
+    python bench/bench_title_negatives.py [--corpus ../shared/arxiv/corpus.jsonl.gz] [--labels FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SECURITY = re.compile(r"attack|adversar|backdoor|poison|trojan|privacy|private|membership|watermark|jailbreak|"
+                      r"steal|extraction|inversion|defen|secur|threat|unlearn|memoriz|leak|fake|forensic|"
+                      r"fingerprint|copyright|safety|harmful|robust|malware|intrusion|vulnerab|crypt|fraud|anomal",
+                      re.I)
+GNN = re.compile(r"\bgraph neural|\bGNN|graph convolution|graph transformer|message passing|graph representation|"
+                 r"node classification|link prediction", re.I)
+ATTENTION = re.compile(r"linear attention|sparse attention|efficient attention|efficient transformer|long[- ]context|"
+                       r"attention mechanism|self-attention|KV cache|state space model|\bmamba\b", re.I)
+
+
+def probe_titles(corpus: Path, labelled: set[str]) -> list[tuple[str, str]]:
+    """(kind, title) of unlabelled corpus papers on GNNs or attention machinery with no security word."""
+    out = []
+    with gzip.open(corpus, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            t = r["title"]
+            if r["id"] in labelled or SECURITY.search(t):
+                continue
+            kind = "gnn" if GNN.search(t) else "attention" if ATTENTION.search(t) else None
+            if kind:
+                out.append((kind, t))
+    return out
+
+
+def main() -> int:
+    shared = REPO.parent / "shared"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("AISEC_RADAR_CORPUS",
+                                                                       shared / "arxiv" / "corpus.jsonl.gz")))
+    ap.add_argument("--labels", type=Path, nargs="*",
+                    default=[shared / "labels" / "dev.jsonl", shared / "labels" / "stream.jsonl"])
+    args = ap.parse_args()
+    if not args.corpus.exists():
+        print(f"skipped: no corpus at {args.corpus}", file=sys.stderr)
+        return 0
+    from aisec_radar.classify.data import bundled_label_files
+    from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
+    from aisec_radar.classify.pipeline import active_model
+    from aisec_radar.classify.predict import Predictor
+    from aisec_radar.config import load_settings
+    from aisec_radar.taxonomy import load_taxonomy
+
+    labelled: set[str] = set()
+    for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and json.loads(line).get("id"):
+                labelled.add(json.loads(line)["id"])
+    probe = probe_titles(args.corpus, labelled)
+    settings = load_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_path or None)
+    model = active_model(settings)
+    check_encoder(model.encoder_key, model.model_version, settings)
+    emb = encode_texts(settings, [paper_text(t) for _, t in probe])
+    preds = Predictor(model, taxonomy, settings.target_precision).predict(
+        [(f"probe{i}", t, "", "") for i, (_, t) in enumerate(probe)], emb)
+    stored = [model.top_label(p.relevance, p.labels) for p in preds]
+    kept = Counter(k for (k, _), s in zip(probe, stored, strict=True) if s == "not_relevant")
+    kinds = Counter(k for k, _ in probe)
+    print(json.dumps({"name": "title_negatives_kept_not_relevant", "value": round(sum(kept.values()) / len(probe), 4),
+                      "unit": "share", "n": len(probe), "model": model.model_version,
+                      "by_kind": {k: round(kept[k] / n, 4) for k, n in kinds.items()},
+                      "predicted_instead": dict(Counter(s for s in stored if s != "not_relevant").most_common())}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
