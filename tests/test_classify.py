@@ -469,3 +469,26 @@ def test_training_only_examples_leave_the_folds_of_the_others_unchanged() -> Non
     np.testing.assert_array_equal(after[keep], before)
     assert set(before) == {0, 1, 2, 3, 4}
 
+
+def test_bundled_hand_labels_are_ids_and_labels_only() -> None:
+    """The shipped hand labels carry arXiv ids and our decisions only (never the corpus's text),
+    with valid labels and roles, one row per paper across all files, and a known sampling kind
+    (the kind decides whether a label is scored, e.g. targeted ones never are)."""
+    from aisec_radar.classify.data import ROLE_MAP, bundled_label_files
+
+    files = bundled_label_files()
+    assert [p.name for p in files][-1] == "handlabels_e.jsonl"
+    seen: set[str] = set()
+    for path in files:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        assert not any({"title", "abstract"} & set(r) for r in rows), path
+        examples = read_label_file(path, load_taxonomy())
+        assert all(e.join_text and e.id for e in examples)
+        assert {r["sample"] for r in rows} <= {"random", "keyword", "active", "targeted"}
+        # a role for every paper of the survey's scope, n/a exactly for the not_relevant ones
+        assert all((r["role"] == "n/a") == (r["attack"] == "not_relevant") for r in rows), path
+        assert all(r["role"] in ROLE_MAP for r in rows if r["role"] != "n/a")
+        ids = [r["id"] for r in rows]
+        assert not set(ids) & seen and len(set(ids)) == len(ids), path
+        seen.update(ids)
+    assert len(seen) >= 2100
