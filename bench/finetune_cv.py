@@ -11,7 +11,7 @@ Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. N
 `make bench` (quality, not speed). Usage:
 
     python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--title-weight 0.5]
-        [--rank 64] [--out FILE.json] [--vectors DIR] [--heads JSON]
+        [--rank 64] [--out FILE.json] [--vectors DIR] [--heads JSON] [--errors FILE.jsonl]
 """
 
 from __future__ import annotations
@@ -47,6 +47,26 @@ def summarise(metrics: dict) -> dict:
     return out
 
 
+def write_errors(path: Path, model: object, ex: list, oof: object) -> None:
+    """Each example the assembled out-of-fold logits get wrong, with the label the classifier would
+    store: what an error analysis reads (ids and titles only; the abstracts stay in the corpus)."""
+    import numpy as np
+
+    import aisec_radar.classify.training as T
+    from aisec_radar.classify.builder import _stream_sample
+
+    with path.open("w", encoding="utf-8") as f:
+        for name, view, sel in (("titles", "title", lambda e: not e.has_abstract),
+                                ("stream_full", "full", _stream_sample)):
+            rows = np.array([i for i, e in enumerate(ex) if oof.evaluated[i] and sel(e)], dtype=int)
+            labels, conf = T.stored_labels(model, T.oof_probs(oof, model.heads, view, model.flat_weight), rows)
+            for i, lab, c in zip(rows, labels, conf, strict=True):
+                if lab != ex[i].label:
+                    f.write(json.dumps({"set": name, "id": ex[i].id, "title": ex[i].title, "label": ex[i].label,
+                                        "predicted": lab, "confidence": round(float(c), 3),
+                                        "source": ex[i].source, "sample": ex[i].sample}) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5, help="outer folds to run (of 5); fewer = a quicker partial check")
@@ -60,6 +80,8 @@ def main() -> int:
     ap.add_argument("--vectors", type=Path, default=None,
                     help="folder of each outer fold's vectors (fold<k>.npy): written when missing, read when "
                     "present, so heads settings (--heads) can be compared on the same nested vectors in minutes")
+    ap.add_argument("--errors", type=Path, default=None,
+                    help="write every wrong out-of-fold label (dev titles, stream papers) here as JSON Lines")
     ap.add_argument("--heads", default=None, help="heads settings to override, as JSON (e.g. '{\"C_type\": 0.05}')")
     args = ap.parse_args()
     labels = [SHARED / "labels" / "dev.jsonl", SHARED / "labels" / "stream.jsonl"]
@@ -157,8 +179,10 @@ def main() -> int:
     result = {"name": "finetune_nested_cv", "config": cfg, "heads": args.heads, "folds": min(args.folds, 5),
               "seconds": round(time.perf_counter() - t0), "metrics": summarise(model.meta["metrics"])}
     print(json.dumps(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1))
+    if args.errors:
+        write_errors(args.errors, model, ex, comb)
+    if args.out:  # with every set's per-class figures and confusion matrix, for the error analysis
+        args.out.write_text(json.dumps({**result, "metrics_full": model.meta["metrics"]}, indent=1))
     return 0
 
 
