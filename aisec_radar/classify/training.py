@@ -55,9 +55,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # ... and the stream's not_relevant papers, by their title alone, at this weight in the titles-only
     # relevance and flat heads: curated lists' negatives (diffusion, self-supervised learning) teach
     # nothing about ordinary GNN / attention / KV-cache titles, which without them drifted into the
-    # thin types (GNN titles -> model_inversion). Titles of 558 such corpus papers, no security word:
-    # 91.6% -> 95.7% kept not_relevant; nested dev titles 0.810 -> 0.807 (noise); at 1.0: 97.3%, but
-    # dev titles 0.848 -> 0.834 in train's CV. docs/classifier.md
+    # thin types (GNN titles -> model_inversion). bench/bench_title_negatives.py (540 such corpus
+    # titles): 92.2% -> 96.9% kept not_relevant; nested dev titles 0.8198 / 0.8185 / 0.8121 at weight
+    # 0 / 0.15 / 0.3 (train's CV at 1.0: -0.014). docs/classifier.md, "Session 5"
     "title_stream_negatives_weight": 0.15,
     "relevance_class_weight": {"in_taxonomy": 1.0, "other_aisec": 1.0, "not_relevant": 1.0},
     # flat heads (nine types + other_aisec + not_relevant) per view, blended into that view's relevance
@@ -190,7 +190,7 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
         stream_in_title = cfg.get("stream_in_title_view", True)
     skip_stream = (view == "title" and not stream_in_title
                    and any(keep(e) and not e.has_abstract for e in es.examples))
-    neg_w = float(cfg.get("title_stream_negatives_weight", 0.0))
+    neg_w = float(cfg["title_stream_negatives_weight"])
     for v in VIEWS:
         own = v == view
         rows, factors = [], []
@@ -219,6 +219,19 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
     return np.vstack(Xs), idx, np.concatenate(ws)
 
 
+def _flat_factor(view: str, cfg: dict[str, Any]) -> Any:
+    """Weight of an example in the flat head of `view` (0 = left out). full: every paper, titles-only
+    ones at flat_title_weight; title: the titles-only examples, and the stream's not_relevant papers
+    by their title at title_stream_negatives_weight (as in the titles-only relevance head)."""
+    def factor(e: Example) -> float:
+        if view == "full":
+            return 1.0 if e.has_abstract else float(cfg["flat_title_weight"])
+        if not e.has_abstract:
+            return 1.0
+        return float(cfg["title_stream_negatives_weight"]) if e.label == "not_relevant" else 0.0
+    return factor
+
+
 def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> dict[str, LinearHead | MLPHead]:
     cs = cfg["cue_scale"]
     heads: dict[str, LinearHead | MLPHead] = {}
@@ -245,15 +258,9 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
             heads[f"type_{view}"] = fit_lr(X, y, w * cw, types, cfg["C_type"], cfg["seed"], nd)
     if cfg.get("flat_weight", 0) > 0:
         for view in cfg.get("flat_views", ["full"]):
-            # full: every paper (titles-only ones at flat_title_weight); title: the titles-only examples
-            nw = float(cfg.get("title_stream_negatives_weight", 0.0))
-            rows = [i for i, e in enumerate(es.examples)
-                    if e.source != "pool" and (view == "full" or not e.has_abstract
-                                               or (nw > 0 and e.label == "not_relevant"))]
-            w = np.array([es.examples[i].weight * (
-                (nw if es.examples[i].has_abstract else 1.0) if view == "title"
-                else (1.0 if es.examples[i].has_abstract else cfg["flat_title_weight"])) for i in rows],
-                dtype=np.float32)
+            factor = _flat_factor(view, cfg)
+            rows = [i for i, e in enumerate(es.examples) if e.source != "pool" and factor(e) > 0]
+            w = np.array([es.examples[i].weight * factor(es.examples[i]) for i in rows], dtype=np.float32)
             if rows:
                 heads[f"flat_{view}"] = fit_lr(es.features(view, cs)[rows], [es.examples[i].label for i in rows], w,
                                                (*types, *FLAT_EXTRA), cfg["C_flat"], cfg["seed"], nd)
@@ -307,6 +314,7 @@ def cv_folds(examples: list[Example], k: int, seed: int, evaluate: Any = None) -
     if evaluate is None:
         evaluate = lambda e: not training_only(e)  # noqa: E731
     ev = np.array([bool(evaluate(e)) for e in examples], dtype=bool)
+    # the taxonomy's titles stay in the draw (never scored): removing them would redraw earlier folds
     base = np.array([e.source not in ("literature", "pool") and e.sample != "targeted" for e in examples],
                     dtype=bool)
     folds = np.full(len(examples), -1, dtype=np.int32)
