@@ -4,7 +4,8 @@ Curated lists' negatives (dev.jsonl: diffusion models, self-supervised learning)
 ordinary graph-neural-network or attention / KV-cache / state-space papers, yet other curators'
 lists draw their negatives from exactly such lists. This probe takes every corpus paper whose title
 names GNNs or attention/long-context machinery and holds no security word (the negatives filter of
-shared/labels/MAPPING.md), leaves out every labelled id, and classifies the titles alone with the
+shared/labels/MAPPING.md, plus robust/malware/intrusion/vulnerability/crypto/fraud/anomaly, which
+mark ML-for-security or robustness papers), leaves out every labelled id, and classifies the titles alone with the
 active model. Some of them are in fact AI-security papers (the corpus is cs.CR + cs.LG), so 100% is
 not the ceiling; the figure compares models. Prints one JSON object. Usage:
 
@@ -71,9 +72,8 @@ def main() -> int:
 
     labelled: set[str] = set()
     for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and json.loads(line).get("id"):
-                labelled.add(json.loads(line)["id"])
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        labelled.update(str(r["id"]) for r in rows if r.get("id"))
     probe = probe_titles(args.corpus, labelled)
     settings = load_settings()
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
