@@ -65,7 +65,8 @@ def _classifier(explicit: str | None, tmp: Path, backend: str | None = None) -> 
     ex = [Example(id=f"t{i}", title=t, abstract="", label=lab, role=None, source="file")
           for i, (t, lab) in enumerate(TINY)]
     vecs = encode_texts(s, [paper_text(e.title) for e in ex])
-    model = build_model(s, ex, {"title": vecs, "full": vecs}, {"C_relevance": 10.0, "C_type": 10.0}, k=3)
+    model = build_model(s, ex, {"title": vecs, "full": vecs},
+                        {"C_relevance": 10.0, "C_type": 10.0, "C_type_title": 10.0}, k=3)
     return str(model.save(tmp / "model")), "no shipped classifier yet: tiny model (same encoder, same cost)"
 
 

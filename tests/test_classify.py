@@ -64,7 +64,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     examples = [Example(id=f"t{i}", title=t, abstract="", label=lab, role="attack" if lab != "not_relevant" else None,
                         source="file") for i, (t, lab) in enumerate(TINY)]
     vecs = encode_texts(s, [paper_text(e.title) for e in examples])
-    model = build_model(s, examples, {"title": vecs, "full": vecs}, {"C_relevance": 10.0, "C_type": 10.0}, k=3)
+    model = build_model(s, examples, {"title": vecs, "full": vecs},
+                        {"C_relevance": 10.0, "C_type": 10.0, "C_type_title": 10.0}, k=3)
     return model.save(tmp / "model")
 
 
@@ -492,3 +493,22 @@ def test_bundled_hand_labels_are_ids_and_labels_only() -> None:
         assert not set(ids) & seen and len(set(ids)) == len(ids), path
         seen.update(ids)
     assert len(seen) >= 2100
+
+
+def test_titles_only_type_head_has_its_own_regularisation() -> None:
+    """C_type_title sets the titles-only type head alone: the full view's type head (and every
+    stream figure with it) stays as C_type makes it."""
+    from aisec_radar.classify.training import DEFAULT_CONFIG, ExampleSet, fit_heads
+
+    rng = np.random.default_rng(3)
+    labels = ["poisoning", "jailbreak", "model_extraction"] * 8
+    ex = [Example(f"p{i}", f"title {i}", "abstract" if i % 2 else "", lab, source="hand")
+          for i, lab in enumerate(labels)]
+    emb = {v: rng.normal(size=(len(ex), 6)).astype(np.float32) for v in ("title", "full")}
+    es = ExampleSet(ex, emb, {v: np.zeros((len(ex), 1), np.float32) for v in ("title", "full")}, bow_scale=0.0)
+    types = ("poisoning", "jailbreak", "model_extraction")
+    cfg = {**DEFAULT_CONFIG, "flat_weight": 0.0}
+    weak = fit_heads(es, types, {**cfg, "C_type_title": 10.0})
+    strong = fit_heads(es, types, {**cfg, "C_type_title": 0.001})
+    np.testing.assert_allclose(weak["type_full"].W, strong["type_full"].W)
+    assert np.abs(strong["type_title"].W).sum() < 0.5 * np.abs(weak["type_title"].W).sum()

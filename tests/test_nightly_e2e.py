@@ -65,7 +65,8 @@ def classifier_path(tmp_path_factory: pytest.TempPathFactory) -> str:
                         role="attack" if lab != "not_relevant" else None, source="file")
                 for i, (t, lab) in enumerate(TINY)]
     vecs = encode_texts(s, [paper_text(e.title) for e in examples])
-    model = build_model(s, examples, {"title": vecs, "full": vecs}, {"C_relevance": 10.0, "C_type": 10.0}, k=3)
+    model = build_model(s, examples, {"title": vecs, "full": vecs},
+                        {"C_relevance": 10.0, "C_type": 10.0, "C_type_title": 10.0}, k=3)
     return str(model.save(tmp / "model"))
 
 
