@@ -195,3 +195,26 @@ def test_migration_added_into_a_numbering_gap_is_still_applied(tmp_path: Path, m
         versions = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
     assert {"later_t", "gap_t"} <= tables
     assert {later - 1, later} <= versions
+
+
+def test_a_long_waiter_holding_the_turnstile_stops_newcomers(tmp_path: Path) -> None:
+    """Against starvation: while a process that has waited long holds <db>.lock.turn, nobody new
+    takes the database lock (even a free one); once it lets go, everyone gets through again."""
+    import fcntl
+    import os
+
+    from aisec_radar.errors import DatabaseLocked
+    from aisec_radar.store import connect
+
+    db = tmp_path / "t.duckdb"
+    with connect(db, read_only=False) as con:
+        con.execute("SELECT 1")
+    turn = os.open(str(db) + ".lock.turn", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        with pytest.raises(DatabaseLocked), connect(db, read_only=True, timeout=0.3):
+            pass
+    finally:
+        os.close(turn)
+    with connect(db, read_only=True, timeout=1) as con:
+        assert con.execute("SELECT 1").fetchone() == (1,)

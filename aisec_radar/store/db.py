@@ -10,7 +10,8 @@ same file we saw committed rows vanish (2 of 400 labels) and "Could not read eno
 errors, because the last steps of a close (WAL clean-up) run after DuckDB's lock is gone. So
 every open→close span here is also held under our own ``flock`` on ``<db>.lock`` (exclusive for
 writers, shared for readers), released only after DuckDB has closed the file, and writers fold
-the WAL into the file (CHECKPOINT) before they close.
+the WAL into the file (CHECKPOINT) before they close. Waiting is by polling, made fair by a
+turnstile (``<db>.lock.turn``, see ``_acquire``): a long waiter stops newcomers until it is in.
 """
 
 from __future__ import annotations
@@ -87,6 +88,54 @@ def _held() -> dict[str, list[bool]]:
     return _HELD.locks
 
 
+_PATIENCE = 0.5  # seconds of waiting after which a process takes the turnstile
+
+
+def _try_flock(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _acquire(fd: int, path: Path, exclusive: bool, timeout: float) -> None:
+    """Take ``<db>.lock`` by polling, with a turnstile (``<db>.lock.turn``) against starvation.
+
+    Polling alone is unfair: a process that just released the lock asks again at once, while the
+    others sleep in their backoff, so under steady traffic (the nightly writer, curators, dashboard
+    readers) one unlucky waiter could miss every window and time out (seen once in CI: a curator
+    waited 120 s). Everyone passes the turnstile (a shared lock taken and dropped) before trying the
+    database lock; a process that has waited longer than _PATIENCE holds the turnstile exclusively,
+    so nobody new starts until it has the database lock, then lets go of the turnstile."""
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        turn = os.open(str(path) + ".lock.turn", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        turn = -1  # cannot create it: plain polling
+    start = time.monotonic()
+    deadline = start + timeout
+    delay = 0.01
+    holding_turn = False
+    try:
+        while True:
+            passed = holding_turn or turn < 0 or _try_flock(turn, fcntl.LOCK_SH)
+            if passed and not holding_turn and turn >= 0:
+                fcntl.flock(turn, fcntl.LOCK_UN)
+            if passed and _try_flock(fd, mode):
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                raise DatabaseLocked(_locked_message(path, timeout))
+            if turn >= 0 and not holding_turn and now - start > _PATIENCE:
+                holding_turn = _try_flock(turn, fcntl.LOCK_EX)
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
+    finally:
+        if turn >= 0:
+            os.close(turn)  # drops the turnstile, if held
+
+
 @contextmanager
 def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
     """Hold ``<db>.lock`` for the whole life of one DuckDB connection (see the module docstring)."""
@@ -106,17 +155,7 @@ def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
         fd = -1  # a read-only folder: nobody can write there, readers need no lock
     try:
         if fd >= 0:
-            deadline = time.monotonic() + timeout
-            delay = 0.01
-            while True:
-                try:
-                    fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise DatabaseLocked(_locked_message(path, timeout)) from None
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 2, 0.25)
+            _acquire(fd, path, exclusive, timeout)
         mine.append(exclusive)
         try:
             yield
