@@ -64,11 +64,9 @@ def main() -> int:
         print(f"skipped: no corpus at {args.corpus}", file=sys.stderr)
         return 0
     from aisec_radar.classify.data import bundled_label_files
-    from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
+    from aisec_radar.classify.evaluate import stored_labels_of
     from aisec_radar.classify.pipeline import active_model
-    from aisec_radar.classify.predict import Predictor
     from aisec_radar.config import load_settings
-    from aisec_radar.taxonomy import load_taxonomy
 
     labelled: set[str] = set()
     for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]:
@@ -76,13 +74,8 @@ def main() -> int:
         labelled.update(str(r["id"]) for r in rows if r.get("id"))
     probe = probe_titles(args.corpus, labelled)
     settings = load_settings()
-    taxonomy = load_taxonomy(settings.taxonomy_path or None)
     model = active_model(settings)
-    check_encoder(model.encoder_key, model.model_version, settings)
-    emb = encode_texts(settings, [paper_text(t) for _, t in probe])
-    preds = Predictor(model, taxonomy, settings.target_precision).predict(
-        [(f"probe{i}", t, "", "") for i, (_, t) in enumerate(probe)], emb)
-    stored = [model.top_label(p.relevance, p.labels) for p in preds]
+    stored, _ = stored_labels_of(settings, [(t, "") for _, t in probe])
     kept = Counter(k for (k, _), s in zip(probe, stored, strict=True) if s == "not_relevant")
     kinds = Counter(k for k, _ in probe)
     print(json.dumps({"name": "title_negatives_kept_not_relevant", "value": round(sum(kept.values()) / len(probe), 4),

@@ -59,16 +59,25 @@ def score(truth: list[str], pred: list[str], auto: list[bool], type_ids: tuple[s
     }
 
 
+def stored_labels_of(settings: Settings, texts: list[tuple[str, str]], progress: bool = False
+                     ) -> tuple[list[str], list[bool]]:
+    """The label the active model would store for each (title, abstract) and whether it would be
+    auto-accepted: what eval scores, and what probes of the model (bench/) read."""
+    taxonomy = load_taxonomy(settings.taxonomy_path or None)
+    model = active_model(settings)
+    check_encoder(model.encoder_key, model.model_version, settings)
+    if not texts:
+        return [], []
+    predictor = Predictor(model, taxonomy, settings.target_precision)
+    items = [(f"item{i}", title, abstract, "") for i, (title, abstract) in enumerate(texts)]
+    emb = encode_texts(settings, [paper_text(title, abstract) for title, abstract in texts], progress=progress)
+    preds = predictor.predict(items, emb)
+    return [model.top_label(p.relevance, p.labels) for p in preds], [p.status == "auto" for p in preds]
+
+
 def evaluate_file(settings: Settings, path: Path, progress: bool = False) -> dict[str, Any]:
     """Evaluate the active model on a labelled file (title, optional abstract, attack)."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     examples = read_label_file(Path(path), taxonomy, need_text=True)
-    model = active_model(settings)
-    check_encoder(model.encoder_key, model.model_version, settings)
-    predictor = Predictor(model, taxonomy, settings.target_precision)
-    items = [(e.id or f"line{e.line}", e.title, e.abstract, "") for e in examples]
-    emb = encode_texts(settings, [paper_text(e.title, e.abstract) for e in examples], progress=progress)
-    preds = predictor.predict(items, emb) if examples else []
-    stored = [model.top_label(p.relevance, p.labels) for p in preds]
-    report = score([e.label for e in examples], stored, [p.status == "auto" for p in preds], taxonomy.type_ids)
-    return report
+    stored, auto = stored_labels_of(settings, [(e.title, e.abstract) for e in examples], progress)
+    return score([e.label for e in examples], stored, auto, taxonomy.type_ids)
