@@ -193,7 +193,6 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
         stream_in_title = cfg.get("stream_in_title_view", True)
     skip_stream = (view == "title" and not stream_in_title
                    and any(keep(e) and not e.has_abstract for e in es.examples))
-    neg_w = float(cfg["title_stream_negatives_weight"])
     for v in VIEWS:
         own = v == view
         rows, factors = [], []
@@ -201,9 +200,9 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
             if not keep(e) or (e.source == "pool" and view not in cfg.get("pool_views", VIEWS)):
                 continue
             if e.has_abstract and skip_stream:
-                if own and neg_w > 0 and e.label == "not_relevant":
+                if own and _stream_title_weight(e, cfg) > 0:
                     rows.append(i)
-                    factors.append(neg_w)
+                    factors.append(_stream_title_weight(e, cfg))
                 continue
             if own and (v == "title" or e.has_abstract or (tof and e.source != "literature")):
                 rows.append(i)
@@ -222,16 +221,21 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
     return np.vstack(Xs), idx, np.concatenate(ws)
 
 
+def _stream_title_weight(e: Example, cfg: dict[str, Any]) -> float:
+    """Weight of a paper with an abstract, by its title alone, in the titles-only relevance and flat
+    heads, which otherwise learn from curated titles only: the stream's not_relevant papers at
+    title_stream_negatives_weight, no other (its other_aisec and nine-type titles cost dev titles)."""
+    return float(cfg["title_stream_negatives_weight"]) if e.label == "not_relevant" else 0.0
+
+
 def _flat_factor(view: str, cfg: dict[str, Any]) -> Any:
     """Weight of an example in the flat head of `view` (0 = left out). full: every paper, titles-only
-    ones at flat_title_weight; title: the titles-only examples, and the stream's not_relevant papers
-    by their title at title_stream_negatives_weight (as in the titles-only relevance head)."""
+    ones at flat_title_weight; title: the titles-only examples, and papers with an abstract as in the
+    titles-only relevance head (`_stream_title_weight`)."""
     def factor(e: Example) -> float:
         if view == "full":
             return 1.0 if e.has_abstract else float(cfg["flat_title_weight"])
-        if not e.has_abstract:
-            return 1.0
-        return float(cfg["title_stream_negatives_weight"]) if e.label == "not_relevant" else 0.0
+        return _stream_title_weight(e, cfg) if e.has_abstract else 1.0
     return factor
 
 
@@ -319,8 +323,7 @@ def cv_folds(examples: list[Example], k: int, seed: int, evaluate: Any = None) -
         evaluate = lambda e: not training_only(e)  # noqa: E731
     ev = np.array([bool(evaluate(e)) for e in examples], dtype=bool)
     # the taxonomy's titles stay in the draw (never scored): removing them would redraw earlier folds
-    base = np.array([e.source not in ("literature", "pool") and e.sample != "targeted" for e in examples],
-                    dtype=bool)
+    base = np.array([not training_only(e) or e.source == "taxonomy" for e in examples], dtype=bool)
     folds = np.full(len(examples), -1, dtype=np.int32)
     folds[base] = stratified_folds([e.label for e, b in zip(examples, base, strict=True) if b], k, seed)
     folds[~ev] = -1
