@@ -15,7 +15,6 @@ not the ceiling; the figure compares models. Prints one JSON object. Usage:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -39,16 +38,15 @@ ATTENTION = re.compile(r"linear attention|sparse attention|efficient attention|e
 
 def probe_titles(corpus: Path, labelled: set[str]) -> list[tuple[str, str]]:
     """(kind, title) of unlabelled corpus papers on GNNs or attention machinery with no security word."""
+    from aisec_radar.classify.data import read_corpus
+
     out = []
-    with gzip.open(corpus, "rt", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            t = r["title"]
-            if r["id"] in labelled or SECURITY.search(t):
-                continue
-            kind = "gnn" if GNN.search(t) else "attention" if ATTENTION.search(t) else None
-            if kind:
-                out.append((kind, t))
+    for pid, (t, _) in read_corpus(corpus).items():
+        if pid in labelled or SECURITY.search(t):
+            continue
+        kind = "gnn" if GNN.search(t) else "attention" if ATTENTION.search(t) else None
+        if kind:
+            out.append((kind, t))
     return out
 
 
@@ -63,19 +61,19 @@ def main() -> int:
     if not args.corpus.exists():
         print(f"skipped: no corpus at {args.corpus}", file=sys.stderr)
         return 0
-    from aisec_radar.classify.data import bundled_label_files
+    from aisec_radar.classify.data import bundled_label_files, read_label_file
     from aisec_radar.classify.evaluate import stored_labels_of
     from aisec_radar.classify.pipeline import active_model
     from aisec_radar.config import load_settings
+    from aisec_radar.taxonomy import load_taxonomy
 
-    labelled: set[str] = set()
-    for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        labelled.update(str(r["id"]) for r in rows if r.get("id"))
-    probe = probe_titles(args.corpus, labelled)
     settings = load_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_path or None)
+    labelled = {e.id for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]
+                for e in read_label_file(path, taxonomy) if e.id}
+    probe = probe_titles(args.corpus, labelled)
     model = active_model(settings)
-    stored, _ = stored_labels_of(settings, [(t, "") for _, t in probe])
+    stored, _ = stored_labels_of(settings, [(t, "") for _, t in probe], model=model, taxonomy=taxonomy)
     kept = Counter(k for (k, _), s in zip(probe, stored, strict=True) if s == "not_relevant")
     kinds = Counter(k for k, _ in probe)
     print(json.dumps({"name": "title_negatives_kept_not_relevant", "value": round(sum(kept.values()) / len(probe), 4),

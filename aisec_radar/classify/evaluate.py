@@ -17,7 +17,9 @@ from aisec_radar.classify.predict import Predictor
 from aisec_radar.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
+    from aisec_radar.classify.model import ClassifierModel
     from aisec_radar.config import Settings
+    from aisec_radar.taxonomy import Taxonomy
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -59,12 +61,14 @@ def score(truth: list[str], pred: list[str], auto: list[bool], type_ids: tuple[s
     }
 
 
-def stored_labels_of(settings: Settings, texts: list[tuple[str, str]], progress: bool = False
+def stored_labels_of(settings: Settings, texts: list[tuple[str, str]], progress: bool = False, *,
+                     model: ClassifierModel | None = None, taxonomy: Taxonomy | None = None
                      ) -> tuple[list[str], list[bool]]:
     """The label the active model would store for each (title, abstract) and whether it would be
-    auto-accepted: what eval scores, and what probes of the model (bench/) read."""
-    taxonomy = load_taxonomy(settings.taxonomy_path or None)
-    model = active_model(settings)
+    auto-accepted: what eval scores, and what probes of the model (bench/) read. Callers that already
+    hold the model or the taxonomy pass them, so neither is loaded twice."""
+    taxonomy = taxonomy or load_taxonomy(settings.taxonomy_path or None)
+    model = model or active_model(settings)
     check_encoder(model.encoder_key, model.model_version, settings)
     if not texts:
         return [], []
@@ -79,5 +83,6 @@ def evaluate_file(settings: Settings, path: Path, progress: bool = False) -> dic
     """Evaluate the active model on a labelled file (title, optional abstract, attack)."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     examples = read_label_file(Path(path), taxonomy, need_text=True)
-    stored, auto = stored_labels_of(settings, [(e.title, e.abstract) for e in examples], progress)
+    stored, auto = stored_labels_of(settings, [(e.title, e.abstract) for e in examples], progress,
+                                    taxonomy=taxonomy)
     return score([e.label for e in examples], stored, auto, taxonomy.type_ids)
