@@ -32,30 +32,16 @@ sys.path.insert(0, str(REPO / "tests"))
 
 def run(records: list[dict], finetune: str) -> list[dict]:
     """The test's three-month stream under encoder `finetune`: per month, the top clusters' hits."""
-    from test_topics_real import BACKGROUND_PER_MONTH, PER_MONTH, _pick
+    from test_topics_real import stream_story
 
     from aisec_radar.config import Settings
-    from aisec_radar.records import Label, Paper
-    from aisec_radar.store import init_db, transaction
-    from aisec_radar.store.labels import add_label
-    from aisec_radar.store.papers import upsert_papers
+    from aisec_radar.store import init_db
     from aisec_radar.taxonomy import load_taxonomy
     from aisec_radar.topics import DiscoveryParams, discover_topics
 
-    inj, rest = _pick(records)
     db = Path(tempfile.mkdtemp(prefix="aisec-topics-")) / "t.duckdb"
     init_db(db)
-    papers, family = [], set()
-    it_inj, it_rest = iter(inj), iter(rest)
-    for month, n in PER_MONTH.items():
-        for k, r in [(k, next(it_inj)) for k in range(n)] + [(k, next(it_rest)) for k in range(BACKGROUND_PER_MONTH)]:
-            papers.append(Paper(arxiv_id=r["id"], title=r["title"], abstract=r["abstract"],
-                                published=date(2026, month, 1 + k)))
-        family.update(p.arxiv_id for p in papers[-(n + BACKGROUND_PER_MONTH):][:n])
-    with transaction(db) as con:
-        upsert_papers(con, papers)
-        for p in papers:
-            add_label(con, Label(arxiv_id=p.arxiv_id, types=["other_aisec"], curator="bench"))
+    papers, family = stream_story(records, db, curator="bench")
     settings = replace(Settings(), db_path=str(db), encoder_finetune=finetune)
     tax = load_taxonomy()
     out = []

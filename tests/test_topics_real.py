@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -37,8 +38,11 @@ def _pick(records: list[dict]) -> tuple[list[dict], list[dict]]:
         : BACKGROUND_PER_MONTH * 3]
 
 
-def test_real_encoder_finds_prompt_injection(corpus_records, db_path) -> None:
-    inj, rest = _pick(corpus_records)
+def stream_story(records: list[dict], db_path: Path, curator: str = "ana") -> tuple[list[Paper], set[str]]:
+    """Store the three months of prompt-injection and background papers in ``db_path``, all labelled
+    other_aisec (so all in discovery's pool); returns them and the prompt-injection ids. Also the scenario of
+    bench/topic_geometry.py, which runs it under other encoders."""
+    inj, rest = _pick(records)
     assert len(inj) == sum(PER_MONTH.values())
     papers, family = [], set()
     it_inj, it_rest = iter(inj), iter(rest)
@@ -55,7 +59,12 @@ def test_real_encoder_finds_prompt_injection(corpus_records, db_path) -> None:
     with transaction(db_path) as con:
         upsert_papers(con, papers)
         for p in papers:  # all in the pool: curators called them other_aisec
-            add_label(con, Label(arxiv_id=p.arxiv_id, types=["other_aisec"], curator="ana"))
+            add_label(con, Label(arxiv_id=p.arxiv_id, types=["other_aisec"], curator=curator))
+    return papers, family
+
+
+def test_real_encoder_finds_prompt_injection(corpus_records, db_path) -> None:
+    papers, family = stream_story(corpus_records, db_path)
     settings = replace(Settings(), db_path=str(db_path))
     tax = load_taxonomy()
     params = DiscoveryParams(min_cluster_size=5, window_months=6)
