@@ -42,6 +42,9 @@ class Settings:
     encoder_finetune: str = _s("shipped", "fine-tuned top layers applied over the encoder: shipped (the "
                                           "package's delta) | none (the plain model) | path of a delta "
                                           "written by `aisec-radar finetune-encoder`")
+    topics_encoder: str = _s("base", "encoder of emerging-topic discovery: base (the plain encoder, no "
+                                     "fine-tuned delta: it keeps a new theme inside one class together) | "
+                                     "classifier (the classifier's own vectors: nothing extra to encode)")
     classifier_path: str = _s("", "trained classifier artifact folder; empty = the one shipped in the package")
     target_precision: float = _s(0.9, "precision auto-accepted predictions must reach; the rest go to review")
     retrain_min_labels: int = _s(20, "new curator labels that trigger a retrain in the nightly job")

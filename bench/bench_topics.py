@@ -78,11 +78,12 @@ def _vectors(records: list[dict], cache: Path, use_encoder: bool):
         return np.load(cache)
     t = time.perf_counter()
     texts = [f"{r['title']}. {r.get('abstract') or ''}" for r in records]
-    if use_encoder:
+    if use_encoder:  # discovery's own encoder (the plain model by default), as a nightly run stores it
         from aisec_radar.classify.encoder import encode_texts
         from aisec_radar.config import Settings
+        from aisec_radar.topics import topic_settings
 
-        vecs = encode_texts(Settings(), texts, progress=True)
+        vecs = encode_texts(topic_settings(Settings()), texts, progress=True)
     else:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -144,10 +145,10 @@ def main() -> None:
         return
     from aisec_radar.config import Settings
     from aisec_radar.taxonomy import load_taxonomy
-    from aisec_radar.topics import DiscoveryParams, discover_topics
+    from aisec_radar.topics import DiscoveryParams, discover_topics, topic_model_key, topic_settings
 
     kind = "minilm" if args.encoder else "lsa384"
-    model = "all-MiniLM-L6-v2@torch" if args.encoder else "bench-lsa384"
+    model = topic_model_key(Settings()) if args.encoder else "bench-lsa384"
     work = Path(args.workdir)
     db = work / f"topics-{kind}.duckdb"
     records = [r for r in _records(corpus) if r.get("title")]
@@ -168,7 +169,7 @@ def main() -> None:
         if args.encoder:
             from aisec_radar.classify.encoder import encode_texts
 
-            return encode_texts(settings, texts)
+            return encode_texts(topic_settings(settings), texts)
         return np.zeros((len(texts), 384), dtype=np.float32)
 
     # Untimed warm-up: caches the definition vectors and leaves candidates for the timed runs to match,

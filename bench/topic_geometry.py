@@ -6,8 +6,9 @@ all other_aisec) must still form its own cluster among other AI-security and ML 
 scenario of tests/test_topics_real.py (real corpus texts: 4, 8, 12 prompt-injection papers over three
 months among 25 background papers a month) with each encoder given, and prints per run the clusters
 that hold the most prompt-injection papers as (those papers, cluster size). Check any new fine-tune
-here before shipping it (docs/classifier.md, "Session 6"). Not part of `make bench` (quality, not
-speed). Needs ../shared (skips otherwise). Usage:
+here before shipping it (docs/classifier.md, "Session 6"); `none` is what discovery itself reads by
+default (setting topics_encoder = "base"). Not part of `make bench` (quality, not speed). Needs
+../shared (skips otherwise). Usage:
 
     python bench/topic_geometry.py [--encoder none|shipped|DELTA.npz ...]
 """
@@ -42,7 +43,8 @@ def run(records: list[dict], finetune: str) -> list[dict]:
     db = Path(tempfile.mkdtemp(prefix="aisec-topics-")) / "t.duckdb"
     init_db(db)
     papers, family = stream_story(records, db, curator="bench")
-    settings = replace(Settings(), db_path=str(db), encoder_finetune=finetune)
+    # the classifier's encoder under test, whatever discovery's own setting (topics_encoder) reads
+    settings = replace(Settings(), db_path=str(db), encoder_finetune=finetune, topics_encoder="classifier")
     tax = load_taxonomy()
     out = []
     for until in (date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)):

@@ -217,10 +217,63 @@ def test_window_and_matching_units() -> None:
     got = match_clusters([(_unit(np.array([1, -1, 0.1, 0])), {"q"}), (c, {"a", "b", "z"}),
                           (_unit(np.array([0, 0, 1, -1])), {"r"})], old, members, params)
     assert got[0][:2] == ("T0002", "centroid") and got[1][:2] == ("T0001", "members") and got[2][0] is None
+    # old candidates of another encoder: members still match, a centroid (another space) does not
+    other = [{**o, "model": "enc-a"} for o in old]
+    got = match_clusters([(_unit(np.array([1, -1, 0.1, 0])), {"q"}), (c, {"a", "b", "z"})], other, members, params,
+                         model="enc-b")
+    assert got[0][0] is None and got[1][:2] == ("T0001", "members")
+    assert match_clusters([(c, {"q"})], other, members, params, model="enc-a")[0][:2] == ("T0001", "centroid")
     labels = np.array([0, 0, 0, -1, -1, 1, 1, 1])
     docs = ["agent hijacking tool"] * 3 + ["noise words here", "other noise words"] + ["smoothing certificate"] * 3
     ph = key_phrases(docs, labels, 3)
     assert ph[0][0] == "agent hijacking tool" and ph[1][0] == "smoothing certificate"
+
+
+def test_encoder_switch_keeps_topic_ids_and_dismissals(db_path, settings) -> None:
+    """Switching discovery's encoder (a new cache key, vectors in another space) keeps the ids of the
+    candidates still in the window, by their members, and a dismissed one stays dismissed."""
+    ids = _build(db_path, np.random.default_rng(11), months=range(1, 4))
+    first = _run(settings, date(2026, 3, 31))
+    fam, fam_hits = _family_candidate(first, set(ids["family"]))
+    assert fam_hits >= 0.8 * len(ids["family"])
+    dropped = [s for s in first.candidates if s.topic_id != fam.topic_id]
+    assert dropped, "the constructed store should give a second candidate (the steady theme)"
+    dismiss(db_path, dropped[0].topic_id, curator="ana")
+
+    # the same papers under another encoder: a random rotation of every vector (no cosine carries over)
+    rot, _ = np.linalg.qr(np.random.default_rng(12).normal(size=(DIM, DIM)))
+    with connect(db_path, read_only=True) as con:
+        hashes = [r[0] for r in con.execute("SELECT content_hash FROM embeddings WHERE model = ?", [MODEL]).fetchall()]
+        vecs = st.get_vectors(con, hashes, MODEL)
+    with transaction(db_path) as con:
+        st.put_vectors(con, "test-vectors-rotated", hashes, np.asarray([vecs[h] @ rot for h in hashes], np.float32))
+    second = discover_topics(settings, load_taxonomy(), until=date(2026, 3, 31), encoder=_no_encoder,
+                             model="test-vectors-rotated", params=DiscoveryParams(min_cluster_size=8))
+    assert second.new == 0 and second.matched == len(first.candidates)
+    by_id = {s.topic_id: s for s in second.candidates}
+    assert by_id[fam.topic_id].matched_by == "members"
+    assert {s.matched_by for s in second.candidates} == {"members"}
+    with connect(db_path, read_only=True) as con:
+        cands = {c["topic_id"]: c for c in st.list_candidates(con)}
+    assert cands[dropped[0].topic_id]["status"] == "dismissed"  # the curator's decision survives the switch
+    assert {c["model"] for c in cands.values()} == {"test-vectors-rotated"}  # centroids now in the new space
+    # the stored centroid is the new space's, so later runs can match by centroid again
+    assert np.allclose(np.asarray(cands[fam.topic_id]["centroid"]), by_id[fam.topic_id].centroid, atol=1e-5)
+
+
+def test_topic_encoder_setting() -> None:
+    """Discovery reads the plain encoder by default (its own cache key); 'classifier' shares classify's."""
+    from aisec_radar.classify.encoder import encoder_model_key
+    from aisec_radar.errors import ConfigError
+    from aisec_radar.topics import topic_model_key
+
+    s = Settings()
+    assert topic_model_key(s) == encoder_model_key(replace(s, encoder_finetune="none")) == "all-MiniLM-L6-v2@torch"
+    assert topic_model_key(replace(s, topics_encoder="classifier")) == encoder_model_key(s)
+    assert "+ft-" in encoder_model_key(s)  # the classifier's vectors are the shipped fine-tune's: not shared
+    assert topic_model_key(replace(s, encoder_backend="hybrid")) == "all-MiniLM-L6-v2@hybrid"
+    with pytest.raises(ConfigError, match="topics_encoder 'plain'.*base, classifier"):
+        topic_model_key(replace(s, topics_encoder="plain"))
 
 
 def test_cli_end_to_end(db_path, tmp_path) -> None:
@@ -229,10 +282,10 @@ def test_cli_end_to_end(db_path, tmp_path) -> None:
 
     from click.testing import CliRunner
 
-    from aisec_radar.classify.encoder import encoder_model_key
     from aisec_radar.cli import app
+    from aisec_radar.topics import topic_model_key
 
-    _build(db_path, np.random.default_rng(5), months=range(1, 4), model=encoder_model_key(Settings()))
+    _build(db_path, np.random.default_rng(5), months=range(1, 4), model=topic_model_key(Settings()))
     cfg = tmp_path / "empty.toml"  # not ./aisec-radar.toml, whatever the working directory holds
     cfg.write_text("")
 

@@ -3,6 +3,8 @@
 Prompt-injection papers (other_aisec in our guide: no type names them) are streamed in over three
 months among unrelated AI-security and ML papers; the candidate appears, grows and keeps its id,
 and its phrases name it. Dates are assigned by the test (the stream story), texts are the corpus's.
+Discovery reads its default encoder (setting topics_encoder = "base": the plain model, not the
+classifier's fine-tune).
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def test_real_encoder_finds_prompt_injection(corpus_records, db_path) -> None:
 
     c1, h1 = best(first)
     c2, h2 = best(second)
-    assert h1 >= 0.6 * (PER_MONTH[1] + PER_MONTH[2]) and h2 > h1
+    # nearly all of the theme in one candidate: the plain encoder discovery reads by default keeps it
+    # together (12 / 12, then 24 / 24); the classifier's fine-tuned vectors did not (9 / 12, 19 / 24)
+    assert h1 >= 0.9 * (PER_MONTH[1] + PER_MONTH[2]) and h2 >= 0.9 * sum(PER_MONTH.values())
     assert h2 / c2.size >= 0.7  # mostly prompt-injection papers
     assert c1.topic_id == c2.topic_id and c2.matched_by in ("members", "centroid")
     assert any("injection" in p for p in c2.key_phrases), c2.key_phrases

@@ -229,9 +229,9 @@ def save_snapshots(con: duckdb.DuckDBPyConnection, run_id: int, model: str, snap
             )
         else:
             con.execute(
-                "UPDATE topic_candidates SET last_run_id = ?, last_seen = ?, centroid = ?, key_phrases = ?, "
-                "size = ? WHERE topic_id = ?",
-                [run_id, now, centroid, s.key_phrases, s.size, s.topic_id],
+                "UPDATE topic_candidates SET last_run_id = ?, last_seen = ?, model = ?, centroid = ?, "
+                "key_phrases = ?, size = ? WHERE topic_id = ?",
+                [run_id, now, model, centroid, s.key_phrases, s.size, s.topic_id],
             )
         con.execute(
             "INSERT INTO topic_snapshots (run_id, topic_id, window_start, window_end, size, monthly_counts, growth, "

@@ -6,7 +6,14 @@ functions that need them.
 """
 
 from aisec_radar.topics.actions import dismiss, merge, promote, reopen
-from aisec_radar.topics.discover import DiscoveryParams, DiscoveryResult, discover_topics, nightly_step
+from aisec_radar.topics.discover import (
+    DiscoveryParams,
+    DiscoveryResult,
+    discover_topics,
+    nightly_step,
+    topic_model_key,
+    topic_settings,
+)
 
 __all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "dismiss", "merge", "nightly_step", "promote",
-           "reopen"]
+           "reopen", "topic_model_key", "topic_settings"]

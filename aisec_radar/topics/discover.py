@@ -4,14 +4,20 @@ Why these choices:
 - The pool is what the taxonomy misses: papers the curators labelled other_aisec, papers the
   classifier calls other_aisec, and in-taxonomy papers whose best type score is low. Papers a
   curator gave a type are explained already and stay out.
-- Vectors come from the classifier's embedding cache (content hash x model); only papers without
-  one are encoded, so a nightly run after `classify` encodes nothing.
+- Vectors are the plain encoder's by default (setting ``topics_encoder = "base"``), not the
+  classifier's fine-tuned ones: fine-tuning on the eleven classes pulls each class together, which
+  splits a new theme inside other_aisec (docs/classifier.md, "Session 6"). They live in the same
+  embedding cache (content hash x model key); only papers without one are encoded, so a nightly run
+  encodes just the night's pooled papers (``topics_encoder = "classifier"`` reuses classify's vectors
+  and encodes nothing).
 - HDBSCAN needs no number of clusters and leaves noise unclustered, which is what a stream of
   loosely related near misses needs; PCA to a few dozen dimensions first keeps it fast on 10^4 points.
 - Key phrases are c-TF-IDF (a cluster's n-grams weighted against the whole pool): cheap, and they
   name what sets the cluster apart rather than what all AI-security papers share.
 - Stable ids: a new cluster takes the id of the previous candidate it overlaps most (members, or
-  centroid cosine when the window has slid past the old members), one-to-one (Hungarian).
+  centroid cosine when the window has slid past the old members), one-to-one (Hungarian). Members
+  match across encoders; centroids only within one (two encoders' spaces are not comparable), so a
+  change of encoder keeps the ids, and the dismissals, of every candidate still in the window.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 
+from aisec_radar.errors import ConfigError
 from aisec_radar.store import connect, transaction
 from aisec_radar.store import topics as st
 from aisec_radar.store.runs import finish_run, start_run
@@ -229,15 +236,21 @@ def key_phrases(docs: list[str], labels: np.ndarray, n: int, max_background: int
 
 
 def match_clusters(new: list[tuple[np.ndarray, set[str]]], old: list[dict[str, Any]],
-                   old_members: dict[str, list[str]], params: DiscoveryParams) -> list[tuple[str | None, str, float]]:
-    """For each new cluster: (old topic id or None, how, score), one-to-one over members and centroids."""
+                   old_members: dict[str, list[str]], params: DiscoveryParams,
+                   model: str | None = None) -> list[tuple[str | None, str, float]]:
+    """For each new cluster: (old topic id or None, how, score), one-to-one over members and centroids.
+
+    With ``model`` given, an old candidate stored under another encoder key is matched by members
+    only: its centroid lives in another space, where a cosine means nothing.
+    """
     if not new or not old:
         return [(None, "new", 0.0) for _ in new]
     from scipy.optimize import linear_sum_assignment
 
     oc = _normalise(np.asarray([np.asarray(o["centroid"], dtype=np.float32) for o in old]))
     nc = _normalise(np.asarray([c for c, _ in new]))
-    cos = nc @ oc.T
+    same_space = np.asarray([model is None or o.get("model", model) == model for o in old])
+    cos = np.where(same_space[None, :], nc @ oc.T, -1.0)
     overlap = np.zeros_like(cos)
     for i, (_, mem) in enumerate(new):
         for j, o in enumerate(old):
@@ -255,16 +268,31 @@ def match_clusters(new: list[tuple[np.ndarray, set[str]]], old: list[dict[str, A
     return out
 
 
+TOPIC_ENCODERS = ("base", "classifier")
+
+
+def topic_settings(settings: Any) -> Any:
+    """The settings discovery encodes with: the classifier's, less its fine-tuned delta unless
+    ``topics_encoder = "classifier"`` (same model folder and backend either way)."""
+    choice = getattr(settings, "topics_encoder", "base")
+    if choice not in TOPIC_ENCODERS:
+        raise ConfigError(f"unknown topics_encoder '{choice}' (setting topics_encoder); valid: "
+                          f"{', '.join(TOPIC_ENCODERS)}")
+    return replace(settings, encoder_finetune="none") if choice == "base" else settings
+
+
+def topic_model_key(settings: Any) -> str:
+    """Embedding-cache key of discovery's vectors (the classifier's key when it shares its encoder)."""
+    from aisec_radar.classify.encoder import encoder_model_key
+
+    return encoder_model_key(topic_settings(settings))
+
+
 def _default_encoder(settings: Any) -> Encoder:
     from aisec_radar.classify.encoder import encode_texts
 
-    return lambda texts: encode_texts(settings, texts)
-
-
-def _model_key(settings: Any) -> str:
-    from aisec_radar.classify.encoder import encoder_model_key
-
-    return encoder_model_key(settings)
+    enc_settings = topic_settings(settings)
+    return lambda texts: encode_texts(enc_settings, texts)
 
 
 def _paper_text(title: str, abstract: str) -> str:
@@ -321,14 +349,15 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
                     model: str | None = None) -> DiscoveryResult:
     """One discovery run over the window ending at ``until`` (default: the newest paper); stored as a run.
 
-    ``encoder``/``model`` default to the classifier's encoder and cache key from ``settings``;
-    tests pass their own. Papers without a cached vector are encoded and cached (no connection is
-    held while encoding). The run's candidates land in one transaction with the run record.
+    ``encoder``/``model`` default to discovery's encoder and cache key from ``settings``
+    (``topic_settings``); tests pass their own. Pool and prototype papers without a cached vector
+    are encoded and cached (no connection is held while encoding). The run's candidates land in one
+    transaction with the run record.
     """
     params = params or DiscoveryParams()
     db = settings.db_path
     timeout = getattr(settings, "lock_timeout", 60.0)
-    model = model or _model_key(settings)
+    model = model or topic_model_key(settings)
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
     with connect(db, read_only=True, timeout=timeout) as con:
@@ -352,11 +381,16 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
     need = list(dict.fromkeys([p.content_hash for p in pool] + [p.content_hash for p in proto_papers]))
     with connect(db, read_only=True, timeout=timeout) as con:
         vectors = st.get_vectors(con, need, model)
-    missing = [p for p in pool if p.content_hash not in vectors]
+    # prototypes are only needed when candidates are possible, and so are their papers' vectors
+    wants_protos = len(pool) >= 2 * params.min_cluster_size
+    missing = list({p.content_hash: p for p in pool + (proto_papers if wants_protos else [])
+                    if p.content_hash not in vectors}.values())
     encoded = 0
     if missing:
         enc = encoder or _default_encoder(settings)
         texts = [_paper_text(p.title, p.abstract) for p in missing]
+        log.info("topic discovery: encoding %d papers (%d in the pool) under %s", len(missing),
+                 sum(1 for p in pool if p.content_hash not in vectors), model)
         vecs = np.asarray(enc(texts), dtype=np.float32)
         encoded = len(missing)
         hashes = [p.content_hash for p in missing]
@@ -364,7 +398,7 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
             st.put_vectors(con, model, hashes, vecs)
         vectors.update({h: vecs[i] for i, h in enumerate(hashes)})
     protos: dict[str, np.ndarray] = {}
-    if len(pool) >= 2 * params.min_cluster_size:  # no candidates possible: no prototypes needed
+    if wants_protos:
         protos, enc_protos = type_prototypes(db, proto_papers, vectors, taxonomy, model,
                                              encoder or _default_encoder(settings), params, timeout)
         encoded += enc_protos
@@ -415,10 +449,10 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
     result = DiscoveryResult(run_id=0, window_start=start, window_end=end, pool=len(pool), encoded=encoded)
     with transaction(db, timeout=timeout) as con:
         run_id = start_run(con, "topics")
-        old = st.list_candidates(con, model=model)
+        old = st.list_candidates(con)  # every encoder's: members match across encoders, centroids within one
         old_members = st.last_members(con, [o["topic_id"] for o in old])
         matches = match_clusters([(b["centroid"], {a for a, _ in b["members"]}) for b in built], old, old_members,
-                                 params)
+                                 params, model=model)
         old_by_id = {o["topic_id"]: o for o in old}
         snaps = []
         for b, (tid, how, score) in zip(built, matches, strict=True):
@@ -471,4 +505,5 @@ def nightly_step(settings: Any, taxonomy: Taxonomy, params: DiscoveryParams | No
     return {**res.counts(), "run_id": res.run_id, "seconds": res.seconds.get("total")}
 
 
-__all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "in_pool", "nightly_step", "OUT_OF_TAXONOMY"]
+__all__ = ["DiscoveryParams", "DiscoveryResult", "discover_topics", "in_pool", "nightly_step", "topic_model_key",
+           "topic_settings", "OUT_OF_TAXONOMY"]
