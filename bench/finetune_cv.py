@@ -11,7 +11,7 @@ Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. N
 `make bench` (quality, not speed). Usage:
 
     python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--title-weight 0.5]
-        [--rank 64] [--out FILE.json] [--vectors DIR] [--heads JSON] [--errors FILE.jsonl]
+        [--rank 64] [--out FILE.json] [--vectors DIR] [--heads JSON] [--errors FILE.jsonl] [--probs FILE.npz]
 """
 
 from __future__ import annotations
@@ -67,6 +67,26 @@ def write_errors(path: Path, model: object, ex: list, oof: object) -> None:
                                         "source": ex[i].source, "sample": ex[i].sample}) + "\n")
 
 
+def write_probs(path: Path, model: object, ex: list, oof: object, folds: object) -> None:
+    """The calibrated out-of-fold probabilities of the two scored sets, with labels and outer folds:
+    what a decision-rule experiment (e.g. per-class biases chosen on four folds, read on the fifth)
+    needs without re-running the CV."""
+    import numpy as np
+
+    import aisec_radar.classify.training as T
+    from aisec_radar.classify.builder import _stream_sample
+
+    out = {}
+    for name, view, sel in (("titles", "title", lambda e: not e.has_abstract), ("stream", "full", _stream_sample)):
+        rows = np.array([i for i, e in enumerate(ex) if oof.evaluated[i] and sel(e)], dtype=int)
+        probs = T.oof_probs(oof, model.heads, view, model.flat_weight)
+        out.update({f"{name}_rel": probs["relevance"][rows], f"{name}_type": probs["type"][rows],
+                    f"{name}_fold": np.asarray(folds)[rows], f"{name}_label": np.array([ex[i].label for i in rows]),
+                    f"{name}_source": np.array([ex[i].source for i in rows]),
+                    f"{name}_bias": np.array(model.decision_bias.get(view, 0.0))})
+    np.savez_compressed(path, types=np.array(model.types), **out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5, help="outer folds to run (of 5); fewer = a quicker partial check")
@@ -82,6 +102,8 @@ def main() -> int:
                     "present, so heads settings (--heads) can be compared on the same nested vectors in minutes")
     ap.add_argument("--errors", type=Path, default=None,
                     help="write every wrong out-of-fold label (dev titles, stream papers) here as JSON Lines")
+    ap.add_argument("--probs", type=Path, default=None,
+                    help="also write the scored sets' out-of-fold probabilities, labels and folds here (.npz)")
     ap.add_argument("--heads", default=None, help="heads settings to override, as JSON (e.g. '{\"C_type\": 0.05}')")
     args = ap.parse_args()
     labels = [SHARED / "labels" / "dev.jsonl", SHARED / "labels" / "stream.jsonl"]
@@ -181,6 +203,8 @@ def main() -> int:
     print(json.dumps(result))
     if args.errors:
         write_errors(args.errors, model, ex, comb)
+    if args.probs:
+        write_probs(args.probs, model, ex, comb, folds)
     if args.out:  # with every set's per-class figures and confusion matrix, for the error analysis
         args.out.write_text(json.dumps({**result, "metrics_full": model.meta["metrics"]}, indent=1))
     return 0
