@@ -223,7 +223,7 @@ def _stage_train(settings: Settings, total_labels: int, progress: bool) -> dict[
             "metrics": _jsonable(getattr(report, "metrics", {}) or {})}
 
 
-def _stage_upkeep(settings: Settings) -> dict[str, Any]:
+def _stage_upkeep(settings: Settings, progress: bool = False) -> dict[str, Any]:
     """Advisory upkeep after classify: the dashboard's pre-aggregated facts and emerging-topic candidates.
 
     Neither may fail the night: the papers and predictions are already committed, and both are
@@ -240,7 +240,7 @@ def _stage_upkeep(settings: Settings) -> dict[str, Any]:
         log.warning("aggregate refresh skipped: %s", exc)
         out["aggregates"] = {"error": str(exc)}
     try:
-        out["topics"] = nightly_step(settings, load_taxonomy(settings.taxonomy_path or None))
+        out["topics"] = nightly_step(settings, load_taxonomy(settings.taxonomy_path or None), progress=progress)
     except AisecRadarError as exc:
         out["topics"] = {"error": str(exc)}
     return out
@@ -383,7 +383,7 @@ def _run_locked(settings: Settings, days: int | None, since: date | None, until:
                         fail("classify", EXIT_CLASSIFY, exc)
         # 4. upkeep: dashboard aggregates and topic candidates (advisory, never fails the run)
         if report.failed_stage in (None, "train"):
-            counts.update(_jsonable(timed("upkeep", _stage_upkeep, settings)))
+            counts.update(_jsonable(timed("upkeep", _stage_upkeep, settings, progress)))
         # 5. digest (also after a failed retrain: the predictions are there)
         if digest and report.failed_stage in (None, "train"):
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,8 @@ def discover_cmd(ctx: click.Context, until: str | None, window_months: int, min_
         raise InputError("--window-months must be >= 1 and --min-cluster-size >= 2")
     params = DiscoveryParams(window_months=window_months, min_cluster_size=min_cluster_size,
                              fit_threshold=fit_threshold)
-    res = discover_topics(s, load_taxonomy(s.taxonomy_path or None), until=_date(until, "--until"), params=params)
+    res = discover_topics(s, load_taxonomy(s.taxonomy_path or None), until=_date(until, "--until"), params=params,
+                          progress=sys.stderr.isatty())
     out = {"run_id": res.run_id, "window": [str(res.window_start), str(res.window_end)], **res.counts(),
            "seconds": res.seconds,
            "candidates": [{"topic_id": c.topic_id, "size": c.size, "matched_by": c.matched_by,

@@ -288,11 +288,11 @@ def topic_model_key(settings: Any) -> str:
     return encoder_model_key(topic_settings(settings))
 
 
-def _default_encoder(settings: Any) -> Encoder:
+def _default_encoder(settings: Any, progress: bool = False) -> Encoder:
     from aisec_radar.classify.encoder import encode_texts
 
     enc_settings = topic_settings(settings)
-    return lambda texts: encode_texts(enc_settings, texts)
+    return lambda texts: encode_texts(enc_settings, texts, progress=progress)
 
 
 def _paper_text(title: str, abstract: str) -> str:
@@ -346,13 +346,14 @@ def type_prototypes(db_path: str, papers: list[st.PoolPaper], vectors: dict[str,
 
 def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None,
                     params: DiscoveryParams | None = None, encoder: Encoder | None = None,
-                    model: str | None = None) -> DiscoveryResult:
+                    model: str | None = None, progress: bool = False) -> DiscoveryResult:
     """One discovery run over the window ending at ``until`` (default: the newest paper); stored as a run.
 
     ``encoder``/``model`` default to discovery's encoder and cache key from ``settings``
     (``topic_settings``); tests pass their own. Pool and prototype papers without a cached vector
     are encoded and cached (no connection is held while encoding). The run's candidates land in one
-    transaction with the run record.
+    transaction with the run record. ``progress`` shows a bar while the default encoder works (the
+    first run on a database encodes its whole pool: a minute or two).
     """
     params = params or DiscoveryParams()
     db = settings.db_path
@@ -387,7 +388,7 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
                     if p.content_hash not in vectors}.values())
     encoded = 0
     if missing:
-        enc = encoder or _default_encoder(settings)
+        enc = encoder or _default_encoder(settings, progress)
         texts = [_paper_text(p.title, p.abstract) for p in missing]
         log.info("topic discovery: encoding %d papers (%d in the pool) under %s", len(missing),
                  sum(1 for p in pool if p.content_hash not in vectors), model)
@@ -488,7 +489,8 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
     return result
 
 
-def nightly_step(settings: Any, taxonomy: Taxonomy, params: DiscoveryParams | None = None) -> dict[str, Any]:
+def nightly_step(settings: Any, taxonomy: Taxonomy, params: DiscoveryParams | None = None,
+                 progress: bool = False) -> dict[str, Any]:
     """One discovery run for the nightly job, after classify; returns counts for the run record.
 
     Topic discovery is advisory: a failure here (no papers yet, a locked file, an encoder problem) must
@@ -498,7 +500,7 @@ def nightly_step(settings: Any, taxonomy: Taxonomy, params: DiscoveryParams | No
     from aisec_radar.errors import AisecRadarError
 
     try:
-        res = discover_topics(settings, taxonomy, params=params)
+        res = discover_topics(settings, taxonomy, params=params, progress=progress)
     except (AisecRadarError, ValueError, OSError) as exc:
         log.warning("topic discovery skipped: %s", exc)
         return {"error": str(exc)}
