@@ -47,19 +47,27 @@ def summarise(metrics: dict) -> dict:
     return out
 
 
-def write_errors(path: Path, model: object, ex: list, oof: object) -> None:
-    """Each example the assembled out-of-fold logits get wrong, with the label the classifier would
-    store: what an error analysis reads (ids and titles only; the abstracts stay in the corpus)."""
+def scored_sets(model: object, ex: list, oof: object):
+    """(name, rows, calibrated out-of-fold probabilities of the view) of the two scored sets, picked
+    as the builder picks them: dev titles in the titles-only view, stream papers in the full view."""
     import numpy as np
 
     import aisec_radar.classify.training as T
     from aisec_radar.classify.builder import _stream_sample
 
+    for name, view, sel in (("titles", "title", lambda e: not e.has_abstract), ("stream_full", "full", _stream_sample)):
+        rows = np.array([i for i, e in enumerate(ex) if oof.evaluated[i] and sel(e)], dtype=int)
+        yield name, view, rows, T.oof_probs(oof, model.heads, view, model.flat_weight)
+
+
+def write_errors(path: Path, model: object, ex: list, oof: object) -> None:
+    """Each example the assembled out-of-fold logits get wrong, with the label the classifier would
+    store: what an error analysis reads (ids and titles only; the abstracts stay in the corpus)."""
+    import aisec_radar.classify.training as T
+
     with path.open("w", encoding="utf-8") as f:
-        for name, view, sel in (("titles", "title", lambda e: not e.has_abstract),
-                                ("stream_full", "full", _stream_sample)):
-            rows = np.array([i for i, e in enumerate(ex) if oof.evaluated[i] and sel(e)], dtype=int)
-            labels, conf = T.stored_labels(model, T.oof_probs(oof, model.heads, view, model.flat_weight), rows)
+        for name, _view, rows, probs in scored_sets(model, ex, oof):
+            labels, conf = T.stored_labels(model, probs, rows)
             for i, lab, c in zip(rows, labels, conf, strict=True):
                 if lab != ex[i].label:
                     f.write(json.dumps({"set": name, "id": ex[i].id, "title": ex[i].title, "label": ex[i].label,
@@ -73,13 +81,8 @@ def write_probs(path: Path, model: object, ex: list, oof: object, folds: object)
     needs without re-running the CV."""
     import numpy as np
 
-    import aisec_radar.classify.training as T
-    from aisec_radar.classify.builder import _stream_sample
-
     out = {}
-    for name, view, sel in (("titles", "title", lambda e: not e.has_abstract), ("stream", "full", _stream_sample)):
-        rows = np.array([i for i, e in enumerate(ex) if oof.evaluated[i] and sel(e)], dtype=int)
-        probs = T.oof_probs(oof, model.heads, view, model.flat_weight)
+    for name, view, rows, probs in scored_sets(model, ex, oof):
         out.update({f"{name}_rel": probs["relevance"][rows], f"{name}_type": probs["type"][rows],
                     f"{name}_fold": np.asarray(folds)[rows], f"{name}_label": np.array([ex[i].label for i in rows]),
                     f"{name}_source": np.array([ex[i].source for i in rows]),
