@@ -200,9 +200,10 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
             if not keep(e) or (e.source == "pool" and view not in cfg.get("pool_views", VIEWS)):
                 continue
             if e.has_abstract and skip_stream:
-                if own and _stream_title_weight(e, cfg) > 0:
+                w = _stream_title_weight(e, cfg) if own else 0.0
+                if w > 0:
                     rows.append(i)
-                    factors.append(_stream_title_weight(e, cfg))
+                    factors.append(w)
                 continue
             if own and (v == "title" or e.has_abstract or (tof and e.source != "literature")):
                 rows.append(i)
