@@ -379,16 +379,15 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
     secs["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    need = list(dict.fromkeys([p.content_hash for p in pool] + [p.content_hash for p in proto_papers]))
-    with connect(db, read_only=True, timeout=timeout) as con:
-        vectors = st.get_vectors(con, need, model)
     # prototypes are only needed when candidates are possible, and so are their papers' vectors
     wants_protos = len(pool) >= 2 * params.min_cluster_size
-    missing = list({p.content_hash: p for p in pool + (proto_papers if wants_protos else [])
-                    if p.content_hash not in vectors}.values())
+    need = list({p.content_hash: p for p in pool + (proto_papers if wants_protos else [])}.values())
+    with connect(db, read_only=True, timeout=timeout) as con:
+        vectors = st.get_vectors(con, [p.content_hash for p in need], model)
+    missing = [p for p in need if p.content_hash not in vectors]
+    enc = encoder or _default_encoder(settings, progress)
     encoded = 0
     if missing:
-        enc = encoder or _default_encoder(settings, progress)
         texts = [_paper_text(p.title, p.abstract) for p in missing]
         log.info("topic discovery: encoding %d papers (%d in the pool) under %s", len(missing),
                  sum(1 for p in pool if p.content_hash not in vectors), model)
@@ -400,8 +399,7 @@ def discover_topics(settings: Any, taxonomy: Taxonomy, until: date | None = None
         vectors.update({h: vecs[i] for i, h in enumerate(hashes)})
     protos: dict[str, np.ndarray] = {}
     if wants_protos:
-        protos, enc_protos = type_prototypes(db, proto_papers, vectors, taxonomy, model,
-                                             encoder or _default_encoder(settings), params, timeout)
+        protos, enc_protos = type_prototypes(db, proto_papers, vectors, taxonomy, model, enc, params, timeout)
         encoded += enc_protos
     secs["vectors"] = time.perf_counter() - t1
 
