@@ -42,7 +42,7 @@ def run(records: list[dict], finetune: str) -> list[dict]:
 
     db = Path(tempfile.mkdtemp(prefix="aisec-topics-")) / "t.duckdb"
     init_db(db)
-    papers, family = stream_story(records, db, curator="bench")
+    papers, family = stream_story(records, db)
     # the classifier's encoder under test, whatever discovery's own setting (topics_encoder) reads
     settings = replace(Settings(), db_path=str(db), encoder_finetune=finetune, topics_encoder="classifier")
     tax = load_taxonomy()

@@ -40,7 +40,7 @@ def _pick(records: list[dict]) -> tuple[list[dict], list[dict]]:
         : BACKGROUND_PER_MONTH * 3]
 
 
-def stream_story(records: list[dict], db_path: Path, curator: str = "ana") -> tuple[list[Paper], set[str]]:
+def stream_story(records: list[dict], db_path: Path) -> tuple[list[Paper], set[str]]:
     """Store the three months of prompt-injection and background papers in ``db_path``, all labelled
     other_aisec (so all in discovery's pool); returns them and the prompt-injection ids. Also the scenario of
     bench/topic_geometry.py, which runs it under other encoders."""
@@ -61,7 +61,7 @@ def stream_story(records: list[dict], db_path: Path, curator: str = "ana") -> tu
     with transaction(db_path) as con:
         upsert_papers(con, papers)
         for p in papers:  # all in the pool: curators called them other_aisec
-            add_label(con, Label(arxiv_id=p.arxiv_id, types=["other_aisec"], curator=curator))
+            add_label(con, Label(arxiv_id=p.arxiv_id, types=["other_aisec"], curator="ana"))
     return papers, family
 
 
