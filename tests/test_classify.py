@@ -478,7 +478,7 @@ def test_bundled_hand_labels_are_ids_and_labels_only() -> None:
     from aisec_radar.classify.data import ROLE_MAP, bundled_label_files
 
     files = bundled_label_files()
-    assert [p.name for p in files][-1] == "handlabels_e.jsonl"
+    assert [p.name for p in files][-1] == "handlabels_f.jsonl"
     seen: set[str] = set()
     for path in files:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -492,7 +492,7 @@ def test_bundled_hand_labels_are_ids_and_labels_only() -> None:
         ids = [r["id"] for r in rows]
         assert not set(ids) & seen and len(set(ids)) == len(ids), path
         seen.update(ids)
-    assert len(seen) >= 2100
+    assert len(seen) >= 2300
 
 
 def test_titles_only_type_head_has_its_own_regularisation() -> None:
