@@ -5,7 +5,7 @@ bench/labels/border_round2.jsonl, measured and not shipped, kept for a re-run; d
 
 Each border is a pair of keyword patterns (both must match title + abstract) and the types it sits
 between. Candidates are corpus papers with an abstract that no label file holds (dev.jsonl,
-stream.jsonl, the bundled hand labels; dev titles by normalised title too) and whose stored
+stream.jsonl, the bundled hand labels; titled rows by normalised title too) and whose stored
 prediction gives the nine types at least 0.15 in all. Round 1 ranks them by how evenly the model
 splits its probability between the border's two top types (the smaller of the two); round 2 by the
 mass on the border's types (where the model is most sure of the thin types). The draw is
@@ -19,7 +19,6 @@ deterministic for one database, so a label file can be traced back to it. Writes
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import re
@@ -71,10 +70,6 @@ ROUNDS: dict[int, dict[str, tuple[str, str, tuple[str, ...], int]]] = {
 SEEDS = {1: 8, 2: 9}
 
 
-def _norm(title: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", title.lower())
-
-
 def _score(rnd: int, scores: dict[str, float], types: tuple[str, ...]) -> float:
     if rnd == 2:
         return sum(scores.get(t, 0.0) for t in types)
@@ -82,9 +77,13 @@ def _score(rnd: int, scores: dict[str, float], types: tuple[str, ...]) -> float:
     return min(on_border[0], on_border[1]) if len(on_border) >= 2 else 0.0
 
 
-def draw(rnd: int, db: Path, corpus: Path, label_files: list[Path]) -> tuple[dict[str, str], dict[str, dict]]:
-    """({arXiv id: border name} in drawing order, the drawn papers' corpus records)."""
+def draw(rnd: int, db: Path, corpus: Path,
+         label_files: list[Path]) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """({arXiv id: border name} in drawing order, the drawn papers' (title, abstract))."""
     import duckdb
+
+    from aisec_radar.classify.data import read_corpus
+    from aisec_radar.survey import normalise_title
 
     seen, titles = set(), set()
     for path in label_files:
@@ -92,14 +91,10 @@ def draw(rnd: int, db: Path, corpus: Path, label_files: list[Path]) -> tuple[dic
             if line.strip():
                 row = json.loads(line)
                 seen.add(row.get("id"))
-                if path.name == "dev.jsonl":
-                    titles.add(_norm(row["title"]))
-    papers = {}
-    with gzip.open(corpus, "rt") as fh:
-        for line in fh:
-            d = json.loads(line)
-            if d["id"] not in seen and d.get("abstract") and _norm(d["title"]) not in titles:
-                papers[d["id"]] = d
+                titles.add(normalise_title(row.get("title")))
+    titles.discard("")
+    papers = {pid: (title, abstract) for pid, (title, abstract) in read_corpus(corpus).items()
+              if pid not in seen and abstract and normalise_title(title) not in titles}
     con = duckdb.connect(str(db), read_only=True)
     preds = {a: json.loads(s) for a, s in con.execute(
         "SELECT arxiv_id, type_scores FROM current_predictions WHERE type_scores IS NOT NULL").fetchall()}
@@ -107,10 +102,10 @@ def draw(rnd: int, db: Path, corpus: Path, label_files: list[Path]) -> tuple[dic
     chosen: dict[str, str] = {}
     for name, (pat_a, pat_b, types, n) in ROUNDS[rnd].items():
         ranked = []
-        for pid, d in papers.items():
+        for pid, (title, abstract) in papers.items():
             if pid in chosen:
                 continue
-            text = f"{d['title']} {d['abstract']}".lower()
+            text = f"{title} {abstract}".lower()
             scores = preds.get(pid) or {}
             if not (re.search(pat_a, text) and re.search(pat_b, text)) or sum(scores.values()) < 0.15:
                 continue
@@ -147,8 +142,8 @@ def main() -> int:
     for b in range(args.batches):
         with open(args.out / f"batch{b}.jsonl", "w") as fh:
             for pid in ids[b::args.batches]:
-                d = papers[pid]
-                fh.write(json.dumps({"id": pid, "title": d["title"], "abstract": d["abstract"]}) + "\n")
+                title, abstract = papers[pid]
+                fh.write(json.dumps({"id": pid, "title": title, "abstract": abstract}) + "\n")
     json.dump(chosen, open(args.out / "borders.json", "w"), indent=0)
     print(json.dumps({"round": args.round, "drawn": len(ids), "by_border": {
         n: sum(1 for v in chosen.values() if v == n) for n in ROUNDS[args.round]}}))
