@@ -420,20 +420,28 @@ def test_flat_heads_are_trained_saved_and_blended_into_relevance(tiny_model_dir:
                                old.head("relevance", "full").proba(x), atol=1e-6)
 
 
+def _random_example_set(ex: list[Example]):  # noqa: ANN202 - training.ExampleSet
+    """Examples over random 8-d vectors and no cues: for tests of which rows a head learns from."""
+    from aisec_radar.classify.training import ExampleSet
+
+    rng = np.random.default_rng(0)
+    n = len(ex)
+    return ExampleSet(ex, {v: rng.normal(size=(n, 8)).astype(np.float32) for v in ("title", "full")},
+                      {v: np.zeros((n, 1), np.float32) for v in ("title", "full")}, bow_scale=0.0)
+
+
 def test_titles_only_type_head_learns_from_stream_papers_of_the_nine_types() -> None:
     """The titles-only relevance head sees curated titles and the stream's not_relevant titles
     (down-weighted); its type head also the stream's papers of the nine types (their titles, at
     title_type_stream_weight)."""
-    from aisec_radar.classify.training import DEFAULT_CONFIG, ExampleSet, _rows
+    from aisec_radar.classify.training import DEFAULT_CONFIG, _rows
 
     ex = [Example("d1", "Backdoor attacks on classifiers", "", "poisoning", source="dev"),
           Example("d2", "Efficient transformers", "", "not_relevant", source="dev"),
           Example("s1", "Stealing a model through its API", "We query the API and train a copy.",
                   "model_extraction", source="hand"),
           Example("s2", "Traffic forecasting", "We forecast traffic with graphs.", "not_relevant", source="hand")]
-    rng = np.random.default_rng(0)
-    es = ExampleSet(ex, {v: rng.normal(size=(4, 8)).astype(np.float32) for v in ("title", "full")},
-                    {v: np.zeros((4, 1), np.float32) for v in ("title", "full")}, bow_scale=0.0)
+    es = _random_example_set(ex)
     cfg = dict(DEFAULT_CONFIG)
     types = ("poisoning", "model_extraction")
     # relevance: curated titles, and the stream's not_relevant paper by its title alone, down-weighted
@@ -512,3 +520,105 @@ def test_titles_only_type_head_has_its_own_regularisation() -> None:
     strong = fit_heads(es, types, {**cfg, "C_type_title": 0.001})
     np.testing.assert_allclose(weak["type_full"].W, strong["type_full"].W)
     assert np.abs(strong["type_title"].W).sum() < 0.5 * np.abs(weak["type_title"].W).sum()
+
+
+def test_pseudo_titles_train_only_the_titles_only_heads() -> None:
+    """Self-labelled corpus titles (source "pseudo") train the titles-only heads at pseudo_weight and
+    nothing else: not the full view's heads (which learn from human labels only), not the encoder's
+    fine-tuning (its own labels would echo back), and they are never scored."""
+    from aisec_radar.classify.finetune import training_items
+    from aisec_radar.classify.training import (
+        DEFAULT_CONFIG,
+        _flat_factor,
+        _rows,
+        fit_heads,
+        training_only,
+    )
+
+    ex = [Example("d1", "Backdoor attacks on classifiers", "", "poisoning", source="dev"),
+          Example("s1", "Stealing a model through its API", "We query the API and train a copy.",
+                  "model_extraction", source="hand"),
+          Example("p1", "Jailbreaking chatbots with role play", "", "jailbreak", source="pseudo")]
+    es = _random_example_set(ex)
+    cfg = {**DEFAULT_CONFIG, "pseudo_weight": 0.4, "pseudo_heads": ["relevance", "type", "flat"]}
+    types = ("poisoning", "model_extraction", "jailbreak")
+    _, rows, w = _rows(es, "title", cfg, 1.0, lambda e: True)
+    assert rows == [0, 2] and w.tolist() == pytest.approx([1.0, 0.4])
+    _, rows, w = _rows(es, "title", cfg, 1.0, lambda e: e.label in types, stream_in_title=True)
+    assert 2 in rows and w[rows.index(2)] == pytest.approx(0.4)
+    # by default only the titles-only type head takes them: the relevance and flat heads keep their
+    # curated balance
+    assert DEFAULT_CONFIG["pseudo_heads"] == ["type"]
+    heads = fit_heads(es, types, {**DEFAULT_CONFIG, "pseudo_weight": 1.0})
+    heads_without = fit_heads(es.subset(np.array([0, 1])), types, {**DEFAULT_CONFIG, "pseudo_weight": 1.0})
+    for name in ("relevance_title", "flat_title", "relevance_full", "type_full"):
+        np.testing.assert_allclose(heads[name].W, heads_without[name].W, atol=1e-6)
+    assert heads["type_title"].W.shape == heads_without["type_title"].W.shape
+    assert not np.allclose(heads["type_title"].W, heads_without["type_title"].W, atol=1e-6)
+    assert _flat_factor("title", DEFAULT_CONFIG)(ex[2]) == 0.0
+    # the full view: the type head takes curated titles (title_only_in_full) but no pseudo title
+    assert cfg["title_only_in_full"]
+    for keep in (lambda e: True, lambda e: e.label in types):
+        _, rows, _ = _rows(es, "full", cfg, 1.0, keep, True)
+        assert 2 not in rows
+    _, rows, _ = _rows(es, "full", cfg, 1.0, lambda e: e.label in types)
+    assert 0 in rows
+    assert _flat_factor("full", cfg)(ex[2]) == 0.0 and _flat_factor("full", cfg)(ex[0]) > 0
+    assert _flat_factor("title", cfg)(ex[2]) == pytest.approx(0.4)
+    assert training_only(ex[2]) and not training_only(ex[0])
+    classes = [*types, "other_aisec", "not_relevant"]
+    from aisec_radar.classify.encoder import paper_text
+
+    index = {paper_text(e.title, e.abstract): i for i, e in enumerate(ex)} | {paper_text(ex[1].title): 3}
+    items = training_items(ex, classes, index, 0.5)
+    assert {i for i, _, _ in items} == {0, 1, 3}  # the pseudo title (text 2) never trains the encoder
+
+
+def test_assemble_reads_pseudo_titles_by_title_and_after_every_human_label(tmp_path: Path, monkeypatch) -> None:
+    """The bundled pseudo file is ids + the model's label: assemble joins the title from the corpus,
+    drops the abstract (the titles-only view learns from it), and leaves out any paper a human
+    labelled (same id or same normalised title); pseudo=False leaves the file out."""
+    import gzip
+
+    from aisec_radar.classify import builder as B
+
+    corpus = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus, "wt") as fh:
+        for pid, title in (("p1", "Jailbreaking Chatbots with Role Play"), ("p2", "Poisoning RAG corpora"),
+                           ("p3", "Stealing Decoders: an Attack"), ("h9", "A labelled paper")):
+            fh.write(json.dumps({"id": pid, "title": title, "abstract": f"abstract of {pid}"}) + "\n")
+    pseudo = tmp_path / "pseudo_titles.jsonl"
+    pseudo.write_text("".join(json.dumps({"id": i, "attack": a, "source": "pseudo"}) + "\n"
+                              for i, a in (("p1", "jailbreak"), ("p2", "poisoning"), ("p3", "model_extraction"))))
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"id": "p2", "attack": "other_aisec"}) + "\n"
+                      + json.dumps({"title": "stealing decoders - an attack", "abstract": None,
+                                    "attack": "model_extraction"}) + "\n")
+    monkeypatch.setattr(B, "bundled_pseudo_file", lambda: pseudo)
+    s = _settings(tmp_path)
+    ex, summary = B.assemble(s, [labels], corpus, literature=False)
+    ps = [e for e in ex if e.source == "pseudo"]
+    assert [(e.id, e.title, e.abstract, e.label) for e in ps] == [
+        ("p1", "Jailbreaking Chatbots with Role Play", "", "jailbreak")]
+    assert summary["pseudo"] == 1
+    assert [e.label for e in ex if e.id == "p2"] == ["other_aisec"]  # the human label, with its abstract
+    ex, summary = B.assemble(s, [labels], corpus, literature=False, pseudo=False)
+    assert not [e for e in ex if e.source == "pseudo"] and "pseudo" not in summary
+
+
+def test_explanations_never_cite_a_pseudo_title(tmp_path: Path) -> None:
+    """The nearest labelled papers shown as explanations are papers people labelled: the model's own
+    pseudo titles train the titles-only heads but stay out of the artifact's neighbour bank."""
+    from aisec_radar.classify.builder import build_model
+
+    ex = [Example(f"t{i}", t, "", lab, source="file") for i, (t, lab) in enumerate(TINY[:6])]
+    ex.append(Example("p1", "Jailbreaking chatbots with role play", "", "jailbreak", source="pseudo"))
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(len(ex), 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    model = build_model(_settings(tmp_path), ex, {"title": v, "full": v}, None)
+    assert "p1" not in set(model.neighbours["ids"]) and "t0" in set(model.neighbours["ids"])
+    assert model.meta["training_data"]["pseudo"] == 1
+    from aisec_radar.classify.builder import write_model_card
+
+    assert "pseudo_titles.jsonl" in write_model_card(model, tmp_path).read_text()

@@ -25,6 +25,7 @@ from aisec_radar.classify.data import (
     Example,
     bundled_label_files,
     bundled_literature_file,
+    bundled_pseudo_file,
     default_corpus_path,
     pool_examples,
     read_corpus,
@@ -38,6 +39,7 @@ from aisec_radar.records import content_hash
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.embeddings import get_embeddings, put_embeddings
 from aisec_radar.store.predictions import labelled_papers, promoted_model, register_model
+from aisec_radar.survey import normalise_title
 from aisec_radar.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -76,15 +78,18 @@ def _id_texts(settings: Settings, ids: set[str], corpus_path: Path | None) -> di
 
 def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | None,
              pool_size: int = POOL_SIZE, seed: int = 13,
-             literature: bool = True) -> tuple[list[Example], dict[str, int]]:
+             literature: bool = True, pseudo: bool = True) -> tuple[list[Example], dict[str, int]]:
     """Every training example, deduplicated; a summary of where they came from. The bundled
-    literature titles come last so the other examples keep their order (and CV folds)."""
+    literature and self-labelled (pseudo) titles come last so the other examples keep their order
+    (and CV folds); a paper any label file or curator holds is never also a pseudo title."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     file_examples: list[Example] = []
     lit = bundled_literature_file() if literature else None
-    for path in [*bundled_label_files(), *label_files, *([lit] if lit else [])]:
+    pse = bundled_pseudo_file() if pseudo else None
+    for path in [*bundled_label_files(), *label_files, *([lit] if lit else []), *([pse] if pse else [])]:
         exs = read_label_file(Path(path), taxonomy, need_text=path == lit)
-        src = "literature" if path == lit else "hand" if path in bundled_label_files() else "file"
+        src = ("literature" if path == lit else "pseudo" if path == pse
+               else "hand" if path in bundled_label_files() else "file")
         for e in exs:
             e.source = src
         file_examples.extend(exs)
@@ -104,6 +109,8 @@ def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | No
     for e in file_examples:
         if e.id in texts and (e.join_text or not e.title):
             e.title, e.abstract = texts[e.id]
+            if e.source == "pseudo":  # its title alone: the labels were the model's, from the full text
+                e.abstract = ""
         if not e.title:
             missing_text += 1
             continue
@@ -112,8 +119,12 @@ def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | No
     cur_ids = {e.id for e in curator}
     seen: set[tuple[str, bool]] = set()
     examples: list[Example] = []
+    human = [e for e in [*curator, *kept] if e.source != "pseudo"]
+    human_keys = {e.id for e in human if e.id} | {normalise_title(e.title) for e in human}
     for e in [*curator, *kept]:
         if e.source != "curator" and e.id in cur_ids:
+            continue
+        if e.source == "pseudo" and (e.id in human_keys or normalise_title(e.title) in human_keys):
             continue
         key = (e.id or e.title.lower(), e.has_abstract)
         if key in seen:
@@ -275,7 +286,8 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
             model.decision_bias[view] = choose_bias(model, es, oof, view, sel, types)
         metrics, model.calibration = _natural_view_metrics(model, es, oof, types)
     metrics["cv_score"] = cv_score(metrics)
-    nb = [i for i, e in enumerate(examples) if e.source not in ("pool",)]
+    # explanations name papers people labelled: neither the pool nor the model's own (pseudo) labels
+    nb = [i for i, e in enumerate(examples) if e.source not in ("pool", "pseudo")]
     model.neighbours = {
         # int8 (unit vectors × 127): explanations need only the ranking, and the artifact stays ~1 MB
         "vecs": np.round(emb["full"][nb] * 127.0).astype(np.int8),
@@ -339,6 +351,11 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
         lines += ["The encoder's top layers were fine-tuned on these same labels (`aisec-radar finetune-encoder`), "
                   "so the cross-validated figures below are optimistic; the nested CV in docs/classifier.md "
                   "(bench/finetune_cv.py: each fold's encoder never saw that fold) gives the honest ones.", ""]
+    if model.meta.get("training_data", {}).get("pseudo"):
+        lines += ["`pseudo`: corpus papers an earlier model auto-accepted in the nine types "
+                  "(classify/data/pseudo_titles.jsonl, written by bench/pseudo_titles.py), by their title alone "
+                  "and only in the titles-only heads, at weight "
+                  f"{model.meta.get('config', {}).get('pseudo_weight', 0.5):g}; never scored.", ""]
     if command:
         lines += ["Rebuild:", "", "```", command, "```", ""]
     lines += ["## Cross-validated metrics (5-fold, out of fold)", "",

@@ -37,7 +37,7 @@ class Example:
     abstract: str
     label: str  # one of the taxonomy's label ids (nine types, other_aisec, not_relevant)
     role: str | None = None
-    source: str = "file"  # dev | stream | hand | literature | taxonomy | pool | curator | file
+    source: str = "file"  # dev | stream | hand | literature | pseudo | taxonomy | pool | curator | file
     sample: str | None = None  # keyword | random (hand-labelled stream samples)
     weight: float = 1.0
     line: int = 0
@@ -58,6 +58,15 @@ def bundled_literature_file() -> Path | None:
     """Curated titles of well-known published papers (titles only, no ids), written from the
     literature to fill thin classes; training-only: CV never scores them (see training.cross_validate)."""
     p = Path(str(resources.files("aisec_radar.classify").joinpath("data").joinpath("literature.jsonl")))
+    return p if p.exists() else None
+
+
+def bundled_pseudo_file() -> Path | None:
+    """Corpus papers the shipped model auto-accepted in the nine types (ids + its label only), which
+    train the titles-only heads by their title: self-training for the view with the fewest labelled
+    examples. Training-only and never in the full view or the encoder's fine-tuning
+    (bench/pseudo_titles.py writes it; docs/classifier.md, "Session 9")."""
+    p = Path(str(resources.files("aisec_radar.classify").joinpath("data").joinpath("pseudo_titles.jsonl")))
     return p if p.exists() else None
 
 
@@ -103,6 +112,14 @@ def default_corpus_path() -> Path | None:
     if p and Path(p).exists():
         return Path(p)
     return None
+
+
+def shared_training_inputs(shared: Path) -> tuple[list[Path], Path] | None:
+    """(dev.jsonl + stream.jsonl, corpus) under a ../shared checkout, or None where any is missing:
+    quality benchmarks run on them and skip cleanly on a machine without them."""
+    labels = [shared / "labels" / "dev.jsonl", shared / "labels" / "stream.jsonl"]
+    corpus = shared / "arxiv" / "corpus.jsonl.gz"
+    return (labels, corpus) if all(p.exists() for p in [*labels, corpus]) else None
 
 
 def read_corpus(path: Path, ids: set[str] | None = None) -> dict[str, tuple[str, str]]:

@@ -431,6 +431,8 @@ def training_items(examples: list[Example], classes: list[str], text_index: dict
     for e in examples:
         if e.label not in classes or e.weight <= 0:  # a zero-weight batch would divide by zero
             continue
+        if e.source == "pseudo":  # the encoder learns from human labels only (its own would echo)
+            continue
         y = classes.index(e.label)
         w = float(e.weight)
         items.append((text_index[paper_text(e.title, e.abstract)], y, w))
@@ -460,7 +462,8 @@ def finetune_encoder(settings: Settings, label_files: list[Path], corpus_path: P
 
     cfg = {**FINETUNE_DEFAULTS, **(cfg or {})}
     base_settings = replace(settings, encoder_finetune="none")
-    examples, summary = assemble(base_settings, label_files, corpus_path)
+    # human labels only: the model's own pseudo titles would echo its errors into the representation
+    examples, summary = assemble(base_settings, label_files, corpus_path, pseudo=False)
     classes = [*load_taxonomy(settings.taxonomy_path or None).type_ids, *FLAT_EXTRA]
     texts = example_texts(examples)
     index = {t: i for i, t in enumerate(texts)}
