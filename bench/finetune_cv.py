@@ -12,6 +12,12 @@ Needs ../shared/labels (skips otherwise). About 5 minutes per fold on 2 cores. N
 
     python bench/finetune_cv.py [--folds 5] [--layers 2] [--epochs 2] [--lr 5e-5] [--title-weight 0.5]
         [--rank 64] [--out FILE.json] [--vectors DIR] [--heads JSON] [--errors FILE.jsonl] [--probs FILE.npz]
+        [--pseudo-candidates IDS.txt]
+
+The shipped configuration trains its titles-only heads with self-labelled corpus titles too
+(classify/data/pseudo_titles.jsonl, labelled by the shipped model). That file is never read here
+(its labeller saw every fold); `--pseudo-candidates` gives each outer fold's own model the same
+job on the listed corpus papers, so the figures stay out of fold.
 """
 
 from __future__ import annotations
@@ -90,6 +96,43 @@ def write_probs(path: Path, model: object, ex: list, oof: object, folds: object)
     np.savez_compressed(path, types=np.array(model.types), **out)
 
 
+def pseudo_cv(s, ex, folds, f, vecs, views, cues, cands, index, cm, hcfg, types):  # noqa: ANN001, ANN201
+    """Outer fold f with self-labelled titles: the model built from the other folds (heads over this
+    fold's encoder, which never saw fold f) labels the candidates by title and abstract; those it
+    auto-accepts in the nine types join the inner CV as title-only `pseudo` examples (training only,
+    so every scored example keeps its fold). Returns the out-of-fold logits of `ex`'s rows only."""
+    import numpy as np
+
+    import aisec_radar.classify.training as T
+    from aisec_radar.classify import builder as B
+    from aisec_radar.classify.data import Example
+    from aisec_radar.classify.encoder import paper_text
+
+    tr = [i for i, g in enumerate(folds) if g != f]
+    v = views(vecs)
+    model = B.build_model(s, [ex[i] for i in tr], {k: a[tr] for k, a in v.items()}, hcfg)
+    full = [paper_text(t, a) for _, t, a in cands]
+    x = model.features(vecs[[index[t] for t in full]], cm.features(cm.analyse(full)[0], model.cue_labels))
+    probs = model.predict_proba(x, np.ones(len(cands), dtype=bool))
+    thr = model.thresholds(s.target_precision, "full")
+    pseudo, counts = [], {}
+    for i, (aid, title, _a) in enumerate(cands):
+        relevance, labels, conf, _ = model.decide(probs, i)
+        stored = model.top_label(relevance, labels)
+        if relevance == "in_taxonomy" and conf >= thr.get(stored, 1.01):
+            pseudo.append(Example(id=aid, title=title, abstract="", label=stored, source="pseudo"))
+            counts[stored] = counts.get(stored, 0) + 1
+    rows = [index[paper_text(e.title)] for e in pseudo]
+    pc = cm.features(cm.analyse([paper_text(e.title) for e in pseudo])[0])
+    es = T.ExampleSet([*ex, *pseudo], {k: np.vstack([a, vecs[rows]]) for k, a in v.items()},
+                      {k: np.vstack([c, pc]) for k, c in cues.items()}, {}, bow_scale=0.0)
+    oof = T.cross_validate(es, types, hcfg, k=5)
+    n = len(ex)
+    cut = lambda d: {k: a[:n] for k, a in d.items()}  # noqa: E731
+    return T.OOF(rel_logits=cut(oof.rel_logits), type_logits=cut(oof.type_logits), role_logits=oof.role_logits[:n],
+                 evaluated=oof.evaluated[:n], flat_logits=cut(oof.flat_logits)), counts
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5, help="outer folds to run (of 5); fewer = a quicker partial check")
@@ -107,13 +150,18 @@ def main() -> int:
                     help="write every wrong out-of-fold label (dev titles, stream papers) here as JSON Lines")
     ap.add_argument("--probs", type=Path, default=None,
                     help="also write the scored sets' out-of-fold probabilities, labels and folds here (.npz)")
+    ap.add_argument("--pseudo-candidates", type=Path, default=None,
+                    help="corpus ids (one per line) each fold's own model may self-label: those it auto-accepts "
+                    "in the nine types join that fold's titles-only heads as source 'pseudo' (training only)")
     ap.add_argument("--heads", default=None, help="heads settings to override, as JSON (e.g. '{\"C_type\": 0.05}')")
     args = ap.parse_args()
-    labels = [SHARED / "labels" / "dev.jsonl", SHARED / "labels" / "stream.jsonl"]
-    corpus = SHARED / "arxiv" / "corpus.jsonl.gz"
-    if not all(p.exists() for p in [*labels, corpus]):
+    from aisec_radar.classify.data import shared_training_inputs
+
+    inputs = shared_training_inputs(SHARED)
+    if inputs is None:
         print(json.dumps({"skipped": f"needs {SHARED}/labels and arxiv/corpus.jsonl.gz"}))
         return 0
+    labels, corpus = inputs
     import numpy as np
 
     from aisec_radar.classify import builder as B
@@ -133,15 +181,29 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="aisec-ftcv-")
     s = replace(load_settings(), db_path=str(Path(tmp) / "none.duckdb"), encoder_finetune="none",
                 encoder_backend="torch")
-    ex, _ = B.assemble(s, labels, corpus)
+    # never the bundled pseudo titles: the shipped model that labelled them saw every fold (a leak);
+    # --pseudo-candidates has each fold's own model label them instead
+    ex, _ = B.assemble(s, labels, corpus, pseudo=False)
     taxonomy = load_taxonomy(None)
     types = taxonomy.type_ids
     classes = [*types, *FLAT_EXTRA]
     texts = example_texts(ex)
+    cands: list[tuple[str, str, str]] = []  # (id, title, abstract) a fold's model may self-label
+    if args.pseudo_candidates:
+        from aisec_radar.classify.data import read_corpus
+        from aisec_radar.survey import normalise_title
+
+        want_ids = {x.strip() for x in args.pseudo_candidates.read_text().split() if x.strip()}
+        known = {e.id for e in ex if e.id} | {normalise_title(e.title) for e in ex}
+        cands = sorted((i, t, a) for i, (t, a) in read_corpus(corpus, want_ids).items()
+                       if a and i not in known and normalise_title(t) not in known)
+        texts = sorted(set(texts) | {paper_text(t, a) for _, t, a in cands} | {paper_text(t) for _, t, _ in cands},
+                       key=lambda t: (len(t), t))
     index = {t: i for i, t in enumerate(texts)}
     cached: list[Path] = []
     if args.vectors:  # vectors of one recipe on one set of labels only: another's would compare nothing
-        data = hashlib.sha256(json.dumps([[e.title, e.abstract, e.label, e.weight] for e in ex]).encode())
+        data = hashlib.sha256(json.dumps([[e.title, e.abstract, e.label, e.weight] for e in ex]
+                                         + [list(c) for c in cands]).encode())
         want = {"config": cfg, "examples": data.hexdigest()[:16]}
         stamp = args.vectors / "config.json"
         if stamp.exists() and json.loads(stamp.read_text()) != want:
@@ -173,6 +235,7 @@ def main() -> int:
         if cached:
             np.save(cached[0], base_vecs)
     comb = None
+    pseudo_counts: list[dict[str, int]] = []
     for f in range(min(args.folds, 5)):
         saved = cached[f + 1] if cached else None
         if saved is not None and saved.exists():
@@ -186,8 +249,12 @@ def main() -> int:
             vecs = trainer.encode(layers)
             if saved is not None:
                 np.save(saved, vecs)
-        es = T.ExampleSet(ex, views(vecs), cues, {}, bow_scale=0.0)
-        oof = T.cross_validate(es, types, hcfg, k=5)
+        if cands:
+            oof, n_pseudo = pseudo_cv(s, ex, folds, f, vecs, views, cues, cands, index, cm, hcfg, types)
+            pseudo_counts.append(n_pseudo)
+        else:
+            es = T.ExampleSet(ex, views(vecs), cues, {}, bow_scale=0.0)
+            oof = T.cross_validate(es, types, hcfg, k=5)
         rows = folds == f
         if comb is None:
             comb = oof
@@ -203,6 +270,8 @@ def main() -> int:
     model = B.build_model(s, ex, views(base_vecs), hcfg, oof=comb)
     result = {"name": "finetune_nested_cv", "config": cfg, "heads": args.heads, "folds": min(args.folds, 5),
               "seconds": round(time.perf_counter() - t0), "metrics": summarise(model.meta["metrics"])}
+    if cands:
+        result["pseudo"] = {"candidates": len(cands), "per_fold": pseudo_counts}
     print(json.dumps(result))
     if args.errors:
         write_errors(args.errors, model, ex, comb)
