@@ -1,4 +1,5 @@
-"""bench/pseudo_titles.py: which predictions become self-labelled titles."""
+"""bench/pseudo_titles.py: which predictions become self-labelled titles; bench/reader_ceiling.py:
+how the readers of the dev titles are scored."""
 
 from __future__ import annotations
 
@@ -38,3 +39,54 @@ def test_select_keeps_one_models_auto_accepted_nine_type_predictions_on_unlabell
                     {"id": "a3", "attack": "model_extraction", "source": "pseudo"}]
     assert pt.select(con, "m1", ["jailbreak"], known) == rows[:1]
     assert pt.select(con, "m2", TYPES, known) == []
+
+
+def test_reader_ceiling_scores_readers_with_the_eval_report(tmp_path: Path) -> None:
+    """bench/reader_ceiling.py scores the readers' title decisions against dev.jsonl by line with the
+    eval's own report, and refuses a readers file that skips or repeats a line or names no label."""
+    import json
+
+    import pytest
+
+    from aisec_radar.errors import InputError
+
+    rc = load_bench("reader_ceiling")
+    dev = tmp_path / "dev.jsonl"
+    truth = ["jailbreak", "jailbreak", "poisoning", "not_relevant"]
+    dev.write_text("".join(json.dumps({"title": f"t{i}", "attack": a}) + "\n" for i, a in enumerate(truth)))
+    readers = tmp_path / "readers.jsonl"
+
+    def write(rows: list[tuple[int, str]]) -> None:
+        readers.write_text("".join(json.dumps({"line": n, "attack": a, "confidence": "high" if n < 3 else "low"})
+                                   + "\n" for n, a in rows))
+
+    write([(4, "not_relevant"), (1, "jailbreak"), (2, "poisoning"), (3, "poisoning")])
+    rep = rc.reader_report(dev, readers)
+    assert rep["n"] == 4 and rep["accuracy"] == 0.75
+    assert rep["per_class_f1"] == {"jailbreak": pytest.approx(2 / 3, abs=1e-4), "not_relevant": 1.0,
+                                   "poisoning": pytest.approx(2 / 3, abs=1e-4)}
+    assert rep["high_confidence_share"] == 0.5 and rep["high_confidence_accuracy"] == 0.5
+    write([(1, "jailbreak"), (2, "poisoning"), (3, "poisoning")])
+    with pytest.raises(InputError, match="each of the 4 lines"):
+        rc.reader_report(dev, readers)
+    write([(1, "jailbreak"), (2, "poisoning"), (2, "poisoning"), (3, "poisoning"), (4, "not_relevant")])
+    with pytest.raises(InputError, match="each of the 4 lines"):
+        rc.reader_report(dev, readers)
+    write([(1, "jailbreak"), (2, "stealing"), (3, "poisoning"), (4, "not_relevant")])
+    with pytest.raises(InputError, match="stealing"):
+        rc.reader_report(dev, readers)
+
+
+def test_kept_reader_decisions_are_line_numbers_and_labels_only() -> None:
+    """The readers' decisions kept in bench/labels hold dev.jsonl line numbers and our decisions,
+    never a title (the text stays in ../shared), one per line of dev.jsonl's 938."""
+    import json
+
+    from aisec_radar.taxonomy import load_taxonomy
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "labels" / "dev_title_readers.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert sorted(r["line"] for r in rows) == list(range(1, 939))
+    assert all(set(r) == {"line", "attack", "confidence", "reader"} for r in rows)
+    assert {r["attack"] for r in rows} <= set(load_taxonomy().label_ids)
+    assert {r["confidence"] for r in rows} <= {"high", "low"} and {r["reader"] for r in rows} == {0, 1, 2, 3}
