@@ -107,21 +107,20 @@ def pseudo_cv(s, ex, folds, f, vecs, views, cues, cands, index, cm, hcfg, types)
     from aisec_radar.classify import builder as B
     from aisec_radar.classify.data import Example
     from aisec_radar.classify.encoder import paper_text
+    from aisec_radar.classify.predict import Predictor
+    from aisec_radar.taxonomy import load_taxonomy
 
     tr = [i for i, g in enumerate(folds) if g != f]
     v = views(vecs)
     model = B.build_model(s, [ex[i] for i in tr], {k: a[tr] for k, a in v.items()}, hcfg)
-    full = [paper_text(t, a) for _, t, a in cands]
-    x = model.features(vecs[[index[t] for t in full]], cm.features(cm.analyse(full)[0], model.cue_labels))
-    probs = model.predict_proba(x, np.ones(len(cands), dtype=bool))
-    thr = model.thresholds(s.target_precision, "full")
+    # the decision classify would store: relevance, top type and auto / needs_review status
+    preds = Predictor(model, load_taxonomy(s.taxonomy_path or None), s.target_precision).predict(
+        [(aid, t, a, "") for aid, t, a in cands], vecs[[index[paper_text(t, a)] for _, t, a in cands]])
     pseudo, counts = [], {}
-    for i, (aid, title, _a) in enumerate(cands):
-        relevance, labels, conf, _ = model.decide(probs, i)
-        stored = model.top_label(relevance, labels)
-        if relevance == "in_taxonomy" and conf >= thr.get(stored, 1.01):
-            pseudo.append(Example(id=aid, title=title, abstract="", label=stored, source="pseudo"))
-            counts[stored] = counts.get(stored, 0) + 1
+    for (aid, title, _a), p in zip(cands, preds, strict=True):
+        if p.relevance == "in_taxonomy" and p.status == "auto":
+            pseudo.append(Example(id=aid, title=title, abstract="", label=p.labels[0], source="pseudo"))
+            counts[p.labels[0]] = counts.get(p.labels[0], 0) + 1
     rows = [index[paper_text(e.title)] for e in pseudo]
     pc = cm.features(cm.analyse([paper_text(e.title) for e in pseudo])[0])
     es = T.ExampleSet([*ex, *pseudo], {k: np.vstack([a, vecs[rows]]) for k, a in v.items()},
@@ -191,12 +190,11 @@ def main() -> int:
     cands: list[tuple[str, str, str]] = []  # (id, title, abstract) a fold's model may self-label
     if args.pseudo_candidates:
         from aisec_radar.classify.data import read_corpus
-        from aisec_radar.survey import normalise_title
 
         want_ids = {x.strip() for x in args.pseudo_candidates.read_text().split() if x.strip()}
-        known = {e.id for e in ex if e.id} | {normalise_title(e.title) for e in ex}
+        known = B.labelled_keys(ex)
         cands = sorted((i, t, a) for i, (t, a) in read_corpus(corpus, want_ids).items()
-                       if a and i not in known and normalise_title(t) not in known)
+                       if a and not B.is_labelled(i, t, known))
         texts = sorted(set(texts) | {paper_text(t, a) for _, t, a in cands} | {paper_text(t) for _, t, _ in cands},
                        key=lambda t: (len(t), t))
     index = {t: i for i, t in enumerate(texts)}

@@ -30,27 +30,21 @@ SHARED = REPO.parent / "shared"
 DEFAULT_OUT = REPO / "aisec_radar" / "classify" / "data" / "pseudo_titles.jsonl"
 
 
-def labelled_keys(label_files: list[Path], corpus: Path | None) -> set[str]:
-    """Ids and normalised titles of every human-labelled example `train` would read."""
-    from aisec_radar.classify import builder as B
-    from aisec_radar.config import load_settings
-    from aisec_radar.survey import normalise_title
+def select(con: object, model_version: str, taxonomy_version: str, types: list[str],
+           known: set[str]) -> list[dict[str, str]]:
+    """The auto-accepted nine-type predictions of one model on papers with an abstract that no label
+    file holds (`known`: builder.labelled_keys)."""
+    from aisec_radar.classify.builder import is_labelled
+    from aisec_radar.store.predictions import predictions_for
 
-    s = replace(load_settings(), db_path=str(Path("/nonexistent") / "none.duckdb"))
-    ex, _ = B.assemble(s, label_files, corpus, pseudo=False)
-    return {e.id for e in ex if e.id} | {normalise_title(e.title) for e in ex}
-
-
-def select(con: object, model_version: str, types: list[str], known: set[str]) -> list[dict[str, str]]:
-    """The auto-accepted nine-type predictions of one model on papers no label file holds."""
-    from aisec_radar.survey import normalise_title
-
-    rows = con.execute(  # type: ignore[attr-defined]
-        "SELECT p.arxiv_id, p.labels[1], pa.title FROM predictions p JOIN papers pa USING (arxiv_id) "
-        "WHERE p.model_version = ? AND p.relevance = 'in_taxonomy' AND p.status = 'auto' "
-        "AND coalesce(pa.abstract, '') <> '' ORDER BY p.arxiv_id", [model_version]).fetchall()
-    return [{"id": aid, "attack": lab, "source": "pseudo"} for aid, lab, title in rows
-            if lab in types and aid not in known and normalise_title(title) not in known]
+    preds = predictions_for(con, model_version, taxonomy_version)  # type: ignore[arg-type]
+    keep = {aid: p.labels[0] for aid, p in preds.items()
+            if p.relevance == "in_taxonomy" and p.status == "auto" and p.labels and p.labels[0] in types}
+    titles = dict(con.execute(  # type: ignore[attr-defined]
+        "SELECT arxiv_id, title FROM papers WHERE list_contains(?, arxiv_id) AND coalesce(abstract, '') <> ''",
+        [sorted(keep)]).fetchall()) if keep else {}
+    return [{"id": aid, "attack": keep[aid], "source": "pseudo"} for aid in sorted(titles)
+            if not is_labelled(aid, titles[aid], known)]
 
 
 def main() -> int:
@@ -67,14 +61,18 @@ def main() -> int:
               "papers people labelled", file=sys.stderr)
         return 2
     labels, corpus = inputs
+    from aisec_radar.classify import builder as B
     from aisec_radar.classify.model import ClassifierModel, shipped_model_dir
+    from aisec_radar.config import load_settings
     from aisec_radar.store import connect
     from aisec_radar.taxonomy import load_taxonomy
 
+    taxonomy = load_taxonomy(None)
     version = args.model or ClassifierModel.load(shipped_model_dir()).model_version
-    known = labelled_keys(labels, corpus)
+    s = replace(load_settings(), db_path=str(Path("/nonexistent") / "none.duckdb"))  # labels files only
+    known = B.labelled_keys(B.assemble(s, labels, corpus, pseudo=False)[0])
     with connect(str(args.db), read_only=True) as con:
-        rows = select(con, version, list(load_taxonomy(None).type_ids), known)
+        rows = select(con, version, taxonomy.version, list(taxonomy.type_ids), known)
     if not rows:
         print(f"{args.db} holds no auto-accepted predictions of model {version}", file=sys.stderr)
         return 2

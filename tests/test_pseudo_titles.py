@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 from bench_support import load_bench
 
 TYPES = ["jailbreak", "poisoning", "model_extraction"]
 
 
 def test_select_keeps_one_models_auto_accepted_nine_type_predictions_on_unlabelled_papers(tmp_path: Path) -> None:
+    """On a store file with the real schema (papers and predictions written by the store's own code)."""
+    from aisec_radar.classify.builder import labelled_keys
+    from aisec_radar.classify.data import Example
+    from aisec_radar.records import Paper, Prediction
+    from aisec_radar.store import connect, transaction
+    from aisec_radar.store.papers import upsert_papers
+    from aisec_radar.store.predictions import save_predictions
+
     pt = load_bench("pseudo_titles")
-    con = duckdb.connect(str(tmp_path / "store.duckdb"))
-    con.execute("CREATE TABLE papers (arxiv_id VARCHAR, title VARCHAR, abstract VARCHAR)")
-    con.execute("CREATE TABLE predictions (arxiv_id VARCHAR, model_version VARCHAR, relevance VARCHAR, "
-                "labels VARCHAR[], status VARCHAR)")
+    db = tmp_path / "store.duckdb"
     papers = {"a1": "Jailbreaking chatbots", "a2": "Poisoning RAG", "a3": "Stealing a model",
               "a4": "Unsure paper", "a5": "Prompt injection", "a6": "Labelled already",
               "a7": "Same Title: As a Label", "a8": "Old model's paper", "a9": "No abstract"}
-    con.executemany("INSERT INTO papers VALUES (?, ?, ?)",
-                    [(k, t, None if k == "a9" else "an abstract") for k, t in papers.items()])
     preds = [("a1", "m1", "in_taxonomy", ["jailbreak"], "auto"),
              ("a2", "m1", "in_taxonomy", ["poisoning", "jailbreak"], "auto"),
              ("a3", "m1", "in_taxonomy", ["model_extraction"], "auto"),
@@ -31,14 +33,23 @@ def test_select_keeps_one_models_auto_accepted_nine_type_predictions_on_unlabell
              ("a7", "m1", "in_taxonomy", ["poisoning"], "auto"),  # ... or by normalised title
              ("a8", "m0", "in_taxonomy", ["poisoning"], "auto"),  # another model's prediction
              ("a9", "m1", "in_taxonomy", ["poisoning"], "auto")]  # labelled from its title alone
-    con.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?, ?)", preds)
-    known = {"a6", "same title as a label"}
-    rows = pt.select(con, "m1", TYPES, known)
-    assert rows == [{"id": "a1", "attack": "jailbreak", "source": "pseudo"},
-                    {"id": "a2", "attack": "poisoning", "source": "pseudo"},
-                    {"id": "a3", "attack": "model_extraction", "source": "pseudo"}]
-    assert pt.select(con, "m1", ["jailbreak"], known) == rows[:1]
-    assert pt.select(con, "m2", TYPES, known) == []
+    with transaction(db) as con:
+        upsert_papers(con, [Paper(arxiv_id=k, title=t, abstract="" if k == "a9" else "an abstract")
+                            for k, t in papers.items()])
+        save_predictions(con, [Prediction(arxiv_id=a, model_version=m, taxonomy_version="t1", relevance=r,
+                                          type_scores={}, labels=lab, role=None, modality=None, confidence=0.9,
+                                          status=st) for a, m, r, lab, st in preds])
+    known = labelled_keys([Example("a6", "Labelled already", "an abstract", "poisoning", source="hand"),
+                           Example(None, "same title - as a label", "", "poisoning", source="file"),
+                           Example("a1", "Jailbreaking chatbots", "", "jailbreak", source="pseudo")])
+    with connect(db, read_only=True) as con:
+        rows = pt.select(con, "m1", "t1", TYPES, known)
+        assert rows == [{"id": "a1", "attack": "jailbreak", "source": "pseudo"},
+                        {"id": "a2", "attack": "poisoning", "source": "pseudo"},
+                        {"id": "a3", "attack": "model_extraction", "source": "pseudo"}]
+        assert pt.select(con, "m1", "t1", ["jailbreak"], known) == rows[:1]
+        assert pt.select(con, "m2", "t1", TYPES, known) == []
+        assert pt.select(con, "m1", "t0", TYPES, known) == []  # another taxonomy version's predictions
 
 
 def test_reader_ceiling_scores_readers_with_the_eval_report(tmp_path: Path) -> None:

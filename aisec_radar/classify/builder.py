@@ -119,12 +119,11 @@ def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | No
     cur_ids = {e.id for e in curator}
     seen: set[tuple[str, bool]] = set()
     examples: list[Example] = []
-    human = [e for e in [*curator, *kept] if e.source != "pseudo"]
-    human_keys = {e.id for e in human if e.id} | {normalise_title(e.title) for e in human}
+    human_keys = labelled_keys([*curator, *kept])
     for e in [*curator, *kept]:
         if e.source != "curator" and e.id in cur_ids:
             continue
-        if e.source == "pseudo" and (e.id in human_keys or normalise_title(e.title) in human_keys):
+        if e.source == "pseudo" and is_labelled(e.id, e.title, human_keys):
             continue
         key = (e.id or e.title.lower(), e.has_abstract)
         if key in seen:
@@ -143,6 +142,17 @@ def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | No
         summary[e.source] = summary.get(e.source, 0) + 1
     summary["skipped_no_text"] = missing_text
     return examples, summary
+
+
+def labelled_keys(examples: list[Example]) -> set[str]:
+    """Ids and normalised titles of the examples people labelled (never the model's own pseudo
+    titles): a paper that matches either is labelled already, whatever its id or title spelling."""
+    human = [e for e in examples if e.source != "pseudo"]
+    return {e.id for e in human if e.id} | {normalise_title(e.title) for e in human}
+
+
+def is_labelled(arxiv_id: str | None, title: str, keys: set[str]) -> bool:
+    return (arxiv_id is not None and arxiv_id in keys) or normalise_title(title) in keys
 
 
 def embed_examples(settings: Settings, examples: list[Example], progress: bool) -> dict[str, np.ndarray]:
@@ -352,10 +362,11 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
                   "so the cross-validated figures below are optimistic; the nested CV in docs/classifier.md "
                   "(bench/finetune_cv.py: each fold's encoder never saw that fold) gives the honest ones.", ""]
     if model.meta.get("training_data", {}).get("pseudo"):
+        mcfg = model.meta.get("config", {})
         lines += ["`pseudo`: corpus papers an earlier model auto-accepted in the nine types "
-                  "(classify/data/pseudo_titles.jsonl, written by bench/pseudo_titles.py), by their title alone "
-                  "and only in the titles-only heads, at weight "
-                  f"{model.meta.get('config', {}).get('pseudo_weight', 0.5):g}; never scored.", ""]
+                  "(classify/data/pseudo_titles.jsonl, written by bench/pseudo_titles.py), by their title alone, "
+                  f"in the titles-only {' / '.join(mcfg.get('pseudo_heads', []))} head(s) only, at weight "
+                  f"{mcfg.get('pseudo_weight', 0):g}; never scored.", ""]
     if command:
         lines += ["Rebuild:", "", "```", command, "```", ""]
     lines += ["## Cross-validated metrics (5-fold, out of fold)", "",

@@ -63,9 +63,9 @@ def bundled_literature_file() -> Path | None:
 
 def bundled_pseudo_file() -> Path | None:
     """Corpus papers the shipped model auto-accepted in the nine types (ids + its label only), which
-    train the titles-only heads by their title: self-training for the view with the fewest labelled
-    examples. Training-only and never in the full view or the encoder's fine-tuning
-    (bench/pseudo_titles.py writes it; docs/classifier.md, "Session 9")."""
+    train the titles-only type head (setting pseudo_heads) by their title: self-training for the view
+    with the fewest labelled examples. Training-only and never in the full view or the encoder's
+    fine-tuning (bench/pseudo_titles.py writes it; docs/classifier.md, "Session 9")."""
     p = Path(str(resources.files("aisec_radar.classify").joinpath("data").joinpath("pseudo_titles.jsonl")))
     return p if p.exists() else None
 

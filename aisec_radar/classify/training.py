@@ -235,7 +235,7 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
 
 def _pseudo_factor(e: Example, cfg: dict[str, Any]) -> float:
     """Self-labelled titles count less than any human's label."""
-    return float(cfg.get("pseudo_weight", 0.5)) if e.source == "pseudo" else 1.0
+    return float(cfg["pseudo_weight"]) if e.source == "pseudo" else 1.0
 
 
 def _stream_title_weight(e: Example, cfg: dict[str, Any]) -> float:
@@ -254,7 +254,7 @@ def _flat_factor(view: str, cfg: dict[str, Any]) -> Any:
             if e.source == "pseudo":  # the full view learns from human labels only
                 return 0.0
             return 1.0 if e.has_abstract else float(cfg["flat_title_weight"])
-        if e.source == "pseudo" and "flat" not in cfg.get("pseudo_heads", ()):
+        if e.source == "pseudo" and "flat" not in cfg["pseudo_heads"]:
             return 0.0
         return _stream_title_weight(e, cfg) if e.has_abstract else _pseudo_factor(e, cfg)
     return factor
@@ -265,8 +265,8 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
     heads: dict[str, LinearHead | MLPHead] = {}
     nd = es.emb["full"].shape[1] + es.cues["full"].shape[1]
     rcw = cfg["relevance_class_weight"]
-    pr = "relevance" in cfg.get("pseudo_heads", ())
-    pt = "type" in cfg.get("pseudo_heads", ())
+    pr = "relevance" in cfg["pseudo_heads"]
+    pt = "type" in cfg["pseudo_heads"]
     for view in VIEWS:
         X, idx, w = _rows(es, view, cfg, cs, lambda e: pr or e.source != "pseudo",
                           cfg.get("title_only_in_full_relevance", True))
