@@ -63,7 +63,7 @@ def scored_sets(model: object, ex: list, oof: object):
 
     for name, view, sel in (("titles", "title", lambda e: not e.has_abstract), ("stream_full", "full", _stream_sample)):
         rows = np.array([i for i, e in enumerate(ex) if oof.evaluated[i] and sel(e)], dtype=int)
-        yield name, view, rows, T.oof_probs(oof, model.heads, view, model.flat_weight)
+        yield name, view, rows, T.oof_probs(oof, model.heads, view, model.flat_weight, model.title_vote)
 
 
 def write_errors(path: Path, model: object, ex: list, oof: object) -> None:
@@ -87,12 +87,20 @@ def write_probs(path: Path, model: object, ex: list, oof: object, folds: object)
     needs without re-running the CV."""
     import numpy as np
 
+    import aisec_radar.classify.training as T
+
     out = {}
     for name, view, rows, probs in scored_sets(model, ex, oof):
         out.update({f"{name}_rel": probs["relevance"][rows], f"{name}_type": probs["type"][rows],
                     f"{name}_fold": np.asarray(folds)[rows], f"{name}_label": np.array([ex[i].label for i in rows]),
                     f"{name}_source": np.array([ex[i].source for i in rows]),
                     f"{name}_bias": np.array(model.decision_bias.get(view, 0.0))})
+    if oof.title_votes:  # the titles-only view's parts before the vote, and the votes: blend settings offline
+        rows = next(r for name, _v, r, _p in scored_sets(model, ex, oof) if name == "titles")
+        bare = T.oof_probs(oof, model.heads, "title", model.flat_weight)
+        votes = oof.title_votes
+        out.update({"titles_rel_bare": bare["relevance"][rows], "titles_type_bare": bare["type"][rows],
+                    "titles_vote_flat": votes["flat"][rows], "titles_vote_type": votes["type"][rows]})
     np.savez_compressed(path, types=np.array(model.types), **out)
 
 
@@ -129,7 +137,8 @@ def pseudo_cv(s, ex, folds, f, vecs, views, cues, cands, index, cm, hcfg, types)
     n = len(ex)
     cut = lambda d: {k: a[:n] for k, a in d.items()}  # noqa: E731
     return T.OOF(rel_logits=cut(oof.rel_logits), type_logits=cut(oof.type_logits), role_logits=oof.role_logits[:n],
-                 evaluated=oof.evaluated[:n], flat_logits=cut(oof.flat_logits)), counts
+                 evaluated=oof.evaluated[:n], flat_logits=cut(oof.flat_logits),
+                 title_votes=cut(oof.title_votes)), counts
 
 
 def main() -> int:
@@ -259,7 +268,7 @@ def main() -> int:
             comb.evaluated = comb.evaluated & rows
         else:
             for part, src in ((comb.rel_logits, oof.rel_logits), (comb.type_logits, oof.type_logits),
-                              (comb.flat_logits, oof.flat_logits)):
+                              (comb.flat_logits, oof.flat_logits), (comb.title_votes, oof.title_votes)):
                 for v in part:
                     part[v][rows] = src[v][rows]
             comb.role_logits[rows] = oof.role_logits[rows]

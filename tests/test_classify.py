@@ -397,6 +397,7 @@ def test_flat_heads_are_trained_saved_and_blended_into_relevance(tiny_model_dir:
     from aisec_radar.classify.model import mix_relevance
 
     model = ClassifierModel.load(tiny_model_dir)
+    model.title_vote = {}  # the titles-only view's neighbour vote has its own test below
     assert model.flat_weight == pytest.approx(0.7)
     assert {"flat_title", "flat_full"} <= set(model.heads)
     assert model.heads["flat_full"].classes == (*model.types, "other_aisec", "not_relevant")
@@ -622,3 +623,119 @@ def test_explanations_never_cite_a_pseudo_title(tmp_path: Path) -> None:
     from aisec_radar.classify.builder import write_model_card
 
     assert "pseudo_titles.jsonl" in write_model_card(model, tmp_path).read_text()
+
+
+# ---------- the titles-only view's neighbour vote ----------
+
+def test_neighbour_vote_on_known_answers() -> None:
+    """The k most similar bank rows vote exp(similarity / temperature) × their weight; a row of
+    weight 0 never votes, however near; without voters the vote is uniform."""
+    from aisec_radar.classify.model import neighbour_vote
+
+    bank = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [1.0, 0.01]], np.float32)
+    labels = np.array([0, 1, 2, 1])
+    w = np.array([1.0, 2.0, 1.0, 0.0])
+    q = np.array([[2.0, 0.0]], np.float32)  # not a unit row: cosine all the same
+    got = neighbour_vote(q, bank, labels, w, 3, k=2, temperature=0.1)
+    v0, v1 = 1.0, 2.0 * np.exp((0.8 - 1.0) / 0.1)
+    np.testing.assert_allclose(got, [[v0 / (v0 + v1), v1 / (v0 + v1), 0.0]], atol=1e-6)
+    np.testing.assert_allclose(neighbour_vote(q, bank, labels, w, 3, k=1, temperature=0.1), [[1, 0, 0]])
+    # every live row voting, a hotter temperature: the far row gets a share too
+    assert neighbour_vote(q, bank, labels, w, 3, k=10, temperature=1.0)[0, 2] > 0.1
+    np.testing.assert_allclose(neighbour_vote(q, bank, labels, np.zeros(4), 3, k=2, temperature=0.1),
+                               [[1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_title_bank_holds_the_rows_of_the_titles_only_heads() -> None:
+    """The voters are the title rows the titles-only relevance and type heads learn from, with those
+    heads' weights (the stream's not_relevant titles down-weighted in relevance, its nine-type titles
+    in the type vote only, no paper's title + abstract row), and only papers people labelled: a
+    self-labelled title would echo the model's own decision back to it."""
+    from aisec_radar.classify.training import DEFAULT_CONFIG, title_bank
+
+    ex = [Example("d1", "Backdoor attacks on classifiers", "", "poisoning", source="dev"),
+          Example("d2", "Efficient transformers", "", "not_relevant", source="dev"),
+          Example("s1", "Stealing a model through its API", "We query the API.", "model_extraction", source="hand"),
+          Example("s2", "Traffic forecasting", "We forecast traffic.", "not_relevant", source="hand"),
+          Example("s3", "Prompt injection in agents", "Agents follow injected text.", "other_aisec", source="hand"),
+          Example("p1", "Jailbreaking chatbots with role play", "", "jailbreak", source="pseudo")]
+    es = _random_example_set(ex)
+    cfg = dict(DEFAULT_CONFIG)
+    types = ("poisoning", "model_extraction", "jailbreak")
+    bank = title_bank(es, types, cfg)
+    assert bank["rows"].tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(bank["w_relevance"], [1.0, 1.0, 0.0, cfg["title_stream_negatives_weight"]])
+    np.testing.assert_allclose(bank["w_type"], [1.0, 0.0, cfg["title_type_stream_weight"], 0.0])
+    assert bank["labels"].tolist() == [0, 4, 1, 4]  # index into the nine types + other_aisec + not_relevant
+    unit = es.emb["title"][:4] / np.linalg.norm(es.emb["title"][:4], axis=1, keepdims=True)
+    np.testing.assert_allclose(bank["vecs"], unit, atol=1e-6)
+    # the pseudo title trains the type head (test above) but never votes, whichever heads it trains
+    assert title_bank(es, types, {**cfg, "pseudo_heads": ["relevance", "type"]})["rows"].tolist() == [0, 1, 2, 3]
+
+
+def test_out_of_fold_votes_never_count_the_paper_itself() -> None:
+    """In cross-validation a title is voted on by the other folds' titles only: were it in its own
+    bank, at similarity 1 it would vote its own label home every time."""
+    from aisec_radar.classify.training import DEFAULT_CONFIG, cross_validate
+
+    labels = ["poisoning", "jailbreak", "not_relevant", "other_aisec"] * 10
+    ex = [Example(f"p{i}", f"title {i}", "", lab, source="dev") for i, lab in enumerate(labels)]
+    es = _random_example_set(ex)
+    types = ("poisoning", "jailbreak")
+    cfg = {**DEFAULT_CONFIG, "title_vote_k_relevance": 1, "title_vote_k_type": 1}
+    oof = cross_validate(es, types, cfg, k=5)
+    flat = oof.title_votes["flat"]
+    assert oof.evaluated.all() and np.allclose(flat.sum(axis=1), 1.0)
+    classes = [*types, "other_aisec", "not_relevant"]
+    own = np.array([classes.index(lab) for lab in labels])
+    hits = (flat.argmax(axis=1) == own).mean()
+    assert hits < 0.6  # random vectors: the nearest other title's label, about a quarter right
+    typ = oof.title_votes["type"]
+    assert np.allclose(typ.sum(axis=1), 1.0) and set(typ.argmax(axis=1)) <= {0, 1}
+
+
+@pytest.mark.slow
+def test_title_vote_moves_the_titles_only_view_alone_and_round_trips(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The vote changes titles-only predictions exactly as apply_title_vote blends it and leaves papers
+    with an abstract alone; the artifact keeps bank and settings; a model without it is another version."""
+    from aisec_radar.classify.builder import build_model
+    from aisec_radar.classify.encoder import encode_texts, paper_text
+    from aisec_radar.classify.model import apply_title_vote, title_votes
+
+    model = ClassifierModel.load(tiny_model_dir)
+    assert model.title_vote and len(model.title_bank["vecs"]) == len(TINY)
+    assert model.title_bank["vecs"].dtype == np.int8
+    s = _settings(tmp_path)
+    emb = encode_texts(s, ["Stealing jailbreak prompts from chat models", "Poisoned data in graph learning"])
+    x = model.features(emb, np.zeros((2, len(model.cue_labels)), np.float32))
+    off = ClassifierModel.load(tiny_model_dir)
+    off.title_vote = {}
+    for full in (True, False):
+        has_abstract = np.array([full, full])
+        on_p, off_p = model.predict_proba(x, has_abstract), off.predict_proba(x, has_abstract)
+        if full:
+            np.testing.assert_allclose(on_p["relevance"], off_p["relevance"])
+            np.testing.assert_allclose(on_p["type"], off_p["type"])
+            continue
+        fv, tv = title_votes(emb, model.title_bank, model.title_vote, len(model.types))
+        rel, typ = apply_title_vote(off_p["relevance"], off_p["type"], fv, tv, model.title_vote)
+        np.testing.assert_allclose(on_p["relevance"], rel, atol=1e-6)
+        np.testing.assert_allclose(on_p["type"], typ, atol=1e-6)
+        # the vote does take part (compared in log space: the tiny model is near-certain of its top type)
+        assert not np.allclose(np.log(on_p["type"] + 1e-30), np.log(off_p["type"] + 1e-30), atol=1e-2)
+    again = ClassifierModel.load(model.save(tmp_path / "again"))
+    assert again.title_vote == model.title_vote
+    for key, arr in model.title_bank.items():
+        np.testing.assert_array_equal(again.title_bank[key], arr)
+    examples = [Example(id=f"t{i}", title=t, abstract="", label=lab, source="file") for i, (t, lab) in enumerate(TINY)]
+    vecs = encode_texts(s, [paper_text(e.title) for e in examples])
+    cfg = {"C_relevance": 10.0, "C_type": 10.0, "C_type_title": 10.0}
+    plain = build_model(s, examples, {"title": vecs, "full": vecs},
+                        {**cfg, "title_vote_type_weight": 0.0, "title_vote_relevance_weight": 0.0}, k=3)
+    assert plain.title_vote == {} and plain.title_bank == {}
+    assert plain.model_version != model.model_version
+    from aisec_radar.classify.builder import write_model_card
+
+    assert f"nearest labelled titles ({len(TINY)} titles" in write_model_card(again, tmp_path / "again").read_text()
+    plain.save(tmp_path / "plain")
+    assert "nearest labelled titles" not in write_model_card(plain, tmp_path / "plain").read_text()

@@ -205,7 +205,7 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
         rows = np.array([i for i, e in enumerate(es.examples) if oof.evaluated[i] and sel(e)], dtype=int)
         if len(rows) == 0:
             continue
-        probs = T.oof_probs(oof, model.heads, view, model.flat_weight)
+        probs = T.oof_probs(oof, model.heads, view, model.flat_weight, model.title_vote)
         yhat, conf = T.stored_labels(model, probs, rows)
         y = [es.examples[i].label for i in rows]
         rep = score(y, yhat, [True] * len(y), types)
@@ -237,7 +237,7 @@ def choose_bias(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF, view: str,
     rows = np.array([i for i, e in enumerate(es.examples) if oof.evaluated[i] and sel(e)], dtype=int)
     if len(rows) < 20:
         return 0.0
-    probs = T.oof_probs(oof, model.heads, view, model.flat_weight)
+    probs = T.oof_probs(oof, model.heads, view, model.flat_weight, model.title_vote)
     y = [es.examples[i].label in types for i in rows]
     best, best_f1 = 0.0, -1.0
     for b in sorted(np.arange(-2.0, 2.01, 0.25), key=abs):
@@ -287,7 +287,12 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
                             encoder_key=encoder_model_key(settings), types=types, cue_labels=tuple(cm.labels),
                             cue_scale=cfg["cue_scale"], heads=heads, vocab=tuple(vocab),
                             idf=np.asarray(idf, np.float32), bow_scale=float(cfg["bow_scale"]) if vocab else 0.0,
-                            flat_weight=float(cfg.get("flat_weight", 0.0)))
+                            flat_weight=float(cfg.get("flat_weight", 0.0)),
+                            title_vote=T.title_vote_settings(cfg))
+    if model.title_vote:
+        bank = T.title_bank(es, types, cfg)
+        model.title_bank = {"vecs": np.round(bank["vecs"] * 127.0).astype(np.int8), "labels": bank["labels"],
+                            "w_type": bank["w_type"], "w_relevance": bank["w_relevance"]}
     metrics: dict[str, Any] = {}
     if n_eval >= 2 * k:
         oof = oof if oof is not None else T.cross_validate(es, types, cfg, k=k)
@@ -309,6 +314,10 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     for name in sorted(heads):
         buf.write(heads[name].W.tobytes())
         buf.write(heads[name].b.tobytes())
+    if model.title_vote:  # the vote decides too: its bank and settings are part of the version
+        for key in sorted(model.title_bank):
+            buf.write(model.title_bank[key].tobytes())
+        buf.write(json.dumps(model.title_vote, sort_keys=True).encode())
     model.model_version = "m" + hashlib.sha256(buf.getvalue()).hexdigest()[:12]
     summary: dict[str, int] = {}
     for e in examples:
@@ -354,6 +363,10 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
              "embedding + taxonomy cue-phrase counts, temperature-calibrated on out-of-fold logits"
              + (f"; a flat head per view (nine types + other_aisec + not_relevant) blended into relevance "
                 f"with weight {model.flat_weight:g}." if model.flat_weight > 0 else "."),
+             *([f"- titles-only view: a vote of the nearest labelled titles ({len(model.title_bank.get('vecs', ()))} "
+                f"titles people labelled; k {model.title_vote['k_relevance']:g} / {model.title_vote['k_type']:g}) "
+                f"blended into its relevance (weight {model.title_vote['relevance_weight']:g}) and type "
+                f"(weight {model.title_vote['type_weight']:g}) probabilities"] if model.title_vote else []),
              "- training data (examples per source): " + ", ".join(
                  f"{k} {v}" for k, v in sorted(model.meta.get("training_data", {}).items())),
              "- config: `" + json.dumps(model.meta.get("config", {}), sort_keys=True) + "`", ""]

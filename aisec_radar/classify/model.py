@@ -43,6 +43,57 @@ def mix_relevance(rel: np.ndarray, flat: np.ndarray, weight: float) -> np.ndarra
     return (1.0 - weight) * rel + weight * collapsed
 
 
+def neighbour_vote(query: np.ndarray, bank: np.ndarray, labels: np.ndarray, weights: np.ndarray,
+                   n_classes: int, k: int, temperature: float) -> np.ndarray:
+    """Per query row, a distribution over `n_classes`: the labels of its k most similar bank rows
+    (cosine), each voting exp(similarity / temperature) × its row weight. Bank rows of weight 0 never
+    vote; without any voter the distribution is uniform.
+
+    Why: a linear head draws one smooth boundary per class and under-uses the handful of titles a thin
+    type has (19 dev titles of model_extraction); the nearest labelled titles carry that local
+    evidence (nested dev titles macro-F1, docs/classifier.md "Session 10")."""
+    out = np.full((len(query), n_classes), 1.0 / n_classes)
+    live = np.flatnonzero(weights > 0)
+    if len(live) == 0 or len(query) == 0:
+        return out
+    q = query.astype(np.float32)
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    b = bank[live].astype(np.float32)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    sims = q @ b.T
+    m = min(int(k), len(live))
+    top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+    s = np.take_along_axis(sims, top, axis=1).astype(np.float64)
+    w = np.exp((s - s.max(axis=1, keepdims=True)) / temperature) * weights[live][top]
+    votes = np.zeros((len(query), n_classes))
+    np.add.at(votes, (np.repeat(np.arange(len(query)), m), labels[live][top].ravel()), w.ravel())
+    total = votes.sum(axis=1, keepdims=True)
+    return np.where(total > 0, votes / np.maximum(total, 1e-300), out)
+
+
+def title_votes(query: np.ndarray, bank: dict[str, np.ndarray], cfg: dict[str, Any],
+                n_types: int) -> tuple[np.ndarray, np.ndarray]:
+    """The titles-only view's two neighbour votes: over the nine types + other_aisec + not_relevant
+    among the rows of its relevance heads, and over the nine types among the rows of its type head."""
+    labels = bank["labels"].astype(np.int64)
+    flat = neighbour_vote(query, bank["vecs"], labels, bank["w_relevance"], n_types + len(FLAT_EXTRA),
+                          int(cfg["k_relevance"]), float(cfg["temperature"]))
+    typ = neighbour_vote(query, bank["vecs"], np.minimum(labels, n_types - 1),
+                         np.where(labels < n_types, bank["w_type"], 0.0), n_types,
+                         int(cfg["k_type"]), float(cfg["temperature"]))
+    return flat, typ
+
+
+def apply_title_vote(rel: np.ndarray, typ: np.ndarray, flat_vote: np.ndarray, type_vote: np.ndarray,
+                     cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Blend the votes into the titles-only view's calibrated probabilities (relevance as the flat
+    head is blended, `mix_relevance`). The same function serves prediction and the out-of-fold
+    probabilities that set thresholds and the decision bias."""
+    wt = float(cfg["type_weight"])
+    return (mix_relevance(rel, flat_vote, float(cfg["relevance_weight"])),
+            (1.0 - wt) * typ + wt * type_vote)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -105,6 +156,11 @@ class ClassifierModel:
     # weight of the flat heads ("flat_<view>": nine types + other_aisec + not_relevant) in their view's
     # relevance probabilities; 0 = relevance heads alone (models trained before they existed)
     flat_weight: float = 0.0
+    # the titles-only view's neighbour vote: settings (k_type, k_relevance, temperature, type_weight,
+    # relevance_weight; empty = off) and its bank (int8 unit title vectors ×127, label index into
+    # types + FLAT_EXTRA, per-row weights in the type and relevance votes)
+    title_vote: dict[str, float] = field(default_factory=dict)
+    title_bank: dict[str, np.ndarray] = field(default_factory=dict)
 
     # ---------- features ----------
     def features(self, emb: np.ndarray, cue_feats: np.ndarray, terms: list[list[str]] | None = None) -> np.ndarray:
@@ -129,6 +185,10 @@ class ClassifierModel:
                 typ[mask] = self.head("type", view).proba(x[mask])
                 if self.flat_weight > 0 and f"flat_{view}" in self.heads:
                     rel[mask] = mix_relevance(rel[mask], self.heads[f"flat_{view}"].proba(x[mask]), self.flat_weight)
+                if view == "title" and self.title_vote and len(self.title_bank.get("vecs", ())):
+                    d = self.title_bank["vecs"].shape[1]  # the features begin with the embedding
+                    fv, tv = title_votes(x[mask][:, :d], self.title_bank, self.title_vote, len(self.types))
+                    rel[mask], typ[mask] = apply_title_vote(rel[mask], typ[mask], fv, tv, self.title_vote)
         role = self.heads["role"].proba(x) if "role" in self.heads else np.zeros((n, len(ROLES)))
         return {"relevance": rel, "type": typ, "role": role, "full": np.asarray(has_abstract, dtype=bool)}
 
@@ -178,6 +238,8 @@ class ClassifierModel:
                 heads_meta[name]["kind"] = "mlp"
         for k, v in self.neighbours.items():
             arrays[f"nb.{k}"] = v
+        for k, v in self.title_bank.items():
+            arrays[f"tv.{k}"] = v
         arrays["bow.idf"] = self.idf.astype(np.float32)
         np.savez_compressed(folder / "weights.npz", **arrays)
         meta = dict(self.meta)
@@ -185,7 +247,8 @@ class ClassifierModel:
                      "encoder_key": self.encoder_key, "types": list(self.types), "cue_labels": list(self.cue_labels),
                      "cue_scale": self.cue_scale, "heads": heads_meta, "calibration": self.calibration,
                      "vocab": list(self.vocab), "bow_scale": self.bow_scale,
-                     "decision_bias": self.decision_bias, "flat_weight": self.flat_weight})
+                     "decision_bias": self.decision_bias, "flat_weight": self.flat_weight,
+                     "title_vote": self.title_vote})
         (folder / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
         return folder
 
@@ -209,7 +272,7 @@ class ClassifierModel:
                                          temperature=float(hm["temperature"]))
         nb = {k[3:]: v for k, v in arrays.items() if k.startswith("nb.")}
         known = {"heads", "calibration", "types", "cue_labels", "cue_scale", "model_version", "taxonomy_version",
-                 "encoder_key", "vocab", "bow_scale", "decision_bias", "flat_weight"}
+                 "encoder_key", "vocab", "bow_scale", "decision_bias", "flat_weight", "title_vote"}
         return cls(model_version=meta["model_version"], taxonomy_version=meta["taxonomy_version"],
                    encoder_key=meta["encoder_key"], types=tuple(meta["types"]),
                    cue_labels=tuple(meta["cue_labels"]), cue_scale=float(meta["cue_scale"]), heads=heads,
@@ -217,7 +280,9 @@ class ClassifierModel:
                    meta={k: v for k, v in meta.items() if k not in known}, vocab=tuple(meta.get("vocab", ())),
                    idf=arrays.get("bow.idf", np.zeros(0, np.float32)), bow_scale=float(meta.get("bow_scale", 0.0)),
                    decision_bias={k: float(v) for k, v in (meta.get("decision_bias") or {}).items()},
-                   flat_weight=float(meta.get("flat_weight", 0.0)))
+                   flat_weight=float(meta.get("flat_weight", 0.0)),
+                   title_vote={k: float(v) for k, v in (meta.get("title_vote") or {}).items()},
+                   title_bank={k[3:]: v for k, v in arrays.items() if k.startswith("tv.")})
 
 
 def choose_threshold(pairs: np.ndarray, target: float, min_support: int = 3) -> float:

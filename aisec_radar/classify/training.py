@@ -23,8 +23,10 @@ from aisec_radar.classify.model import (
     ClassifierModel,
     LinearHead,
     MLPHead,
+    apply_title_vote,
     mix_relevance,
     softmax,
+    title_votes,
 )
 
 # training-only titles that never enter the full view's heads: the bundled literature titles and
@@ -80,6 +82,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # docs/classifier.md, "Session 9"
     "pseudo_weight": 0.5,
     "pseudo_heads": ["type"],
+    # the titles-only view's neighbour vote (model.neighbour_vote): the k nearest title rows of that
+    # view's relevance and type heads (same rows, same weights) vote, blended in at these weights
+    # (0 = off). Nested dev titles macro-F1 0.827 -> see docs/classifier.md, "Session 10"
+    "title_vote_type_weight": 0.3,
+    "title_vote_relevance_weight": 0.5,
+    "title_vote_k_type": 20,
+    "title_vote_k_relevance": 10,
+    "title_vote_temperature": 0.05,
     "seed": 13,
 }
 
@@ -192,11 +202,12 @@ def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
 
 def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep: Any,
           title_only_in_full: bool | None = None,
-          stream_in_title: bool | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
+          stream_in_title: bool | None = None, own_only: bool = False) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Feature rows for a head of `view`: own-view rows, plus the other view of papers with an
-    abstract at cross_view_weight. Titles-only examples enter the full view only if configured;
-    the bundled literature titles never do (they cost stream type/role accuracy there). Papers with
-    an abstract enter the title view only if `stream_in_title` (default: stream_in_title_view)."""
+    abstract at cross_view_weight (not with `own_only`). Titles-only examples enter the full view
+    only if configured; the bundled literature titles never do (they cost stream type/role accuracy
+    there). Papers with an abstract enter the title view only if `stream_in_title` (default:
+    stream_in_title_view)."""
     tof = cfg["title_only_in_full"] if title_only_in_full is None else title_only_in_full
     Xs, idx, ws = [], [], []
     # titles-only heads without stream papers, unless no titles-only example would be left
@@ -219,7 +230,7 @@ def _rows(es: ExampleSet, view: str, cfg: dict[str, Any], cue_scale: float, keep
             if own and (v == "title" or e.has_abstract or (tof and e.source not in TITLE_ONLY_SOURCES)):
                 rows.append(i)
                 factors.append(_pseudo_factor(e, cfg))
-            elif not own and e.has_abstract and cfg["cross_view_weight"] > 0:
+            elif not own and not own_only and e.has_abstract and cfg["cross_view_weight"] > 0:
                 rows.append(i)
                 factors.append(cfg["cross_view_weight"])
         if not rows:
@@ -260,26 +271,72 @@ def _flat_factor(view: str, cfg: dict[str, Any]) -> Any:
     return factor
 
 
+def _relevance_rows(es: ExampleSet, view: str, cfg: dict[str, Any],
+                    own_only: bool = False) -> tuple[np.ndarray, list[int], np.ndarray, list[str]]:
+    """Rows, weights and labels of a view's relevance head."""
+    pr = "relevance" in cfg["pseudo_heads"]
+    X, idx, w = _rows(es, view, cfg, cfg["cue_scale"], lambda e: pr or e.source != "pseudo",
+                      cfg.get("title_only_in_full_relevance", True), own_only=own_only)
+    if not idx and not own_only:  # no paper with an abstract: the full view learns from titles
+        X, idx, w = _rows(es, view, cfg, cfg["cue_scale"], lambda e: True, True)
+    y = [relevance_of(es.examples[i].label) for i in idx]
+    rcw = cfg["relevance_class_weight"]
+    return X, idx, w * np.array([rcw.get(lab, 1.0) for lab in y], dtype=np.float32), y
+
+
+def _type_rows(es: ExampleSet, view: str, cfg: dict[str, Any], types: tuple[str, ...],
+               own_only: bool = False) -> tuple[np.ndarray, list[int], np.ndarray, list[str]]:
+    """Rows, weights (before class balancing) and labels of a view's type head."""
+    pt = "type" in cfg["pseudo_heads"]
+    X, idx, w = _rows(es, view, cfg, cfg["cue_scale"], lambda e: e.label in types and (pt or e.source != "pseudo"),
+                      stream_in_title=cfg["stream_in_title_type"], own_only=own_only)
+    aw = cfg["title_type_stream_weight"] if view == "title" else cfg["type_abstract_weight"]
+    w = w * np.array([aw if es.examples[i].has_abstract else 1.0 for i in idx], dtype=np.float32)
+    return X, idx, w, [es.examples[i].label for i in idx]
+
+
+def title_vote_settings(cfg: dict[str, Any]) -> dict[str, float]:
+    """The neighbour vote's settings as the model stores them; empty when both weights are 0."""
+    if cfg["title_vote_type_weight"] <= 0 and cfg["title_vote_relevance_weight"] <= 0:
+        return {}
+    return {"type_weight": float(cfg["title_vote_type_weight"]),
+            "relevance_weight": float(cfg["title_vote_relevance_weight"]),
+            "k_type": float(cfg["title_vote_k_type"]), "k_relevance": float(cfg["title_vote_k_relevance"]),
+            "temperature": float(cfg["title_vote_temperature"])}
+
+
+def title_bank(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The titles-only view's voters: the title rows its relevance and type heads learn from, with
+    the weights those heads give them (float unit vectors; `build_model` stores them as int8)."""
+    classes = (*types, *FLAT_EXTRA)
+    _, ridx, rw, _ = _relevance_rows(es, "title", cfg, own_only=True)
+    _, tidx, tw, _ = _type_rows(es, "title", cfg, types, own_only=True)
+    human = lambda i: es.examples[i].source != "pseudo"  # noqa: E731
+    rows = sorted(i for i in set(ridx) | set(tidx) if human(i))
+    pos = {i: k for k, i in enumerate(rows)}
+    w_rel = np.zeros(len(rows), np.float32)
+    w_type = np.zeros(len(rows), np.float32)
+    for i, w in zip(ridx, rw, strict=True):
+        if human(i):
+            w_rel[pos[i]] = w
+    for i, w in zip(tidx, tw, strict=True):
+        if human(i):
+            w_type[pos[i]] = w
+    vecs = es.emb["title"][rows].astype(np.float32)
+    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    return {"rows": np.array(rows, dtype=np.int64), "vecs": vecs,
+            "labels": np.array([classes.index(es.examples[i].label) for i in rows], dtype=np.int16),
+            "w_type": w_type, "w_relevance": w_rel}
+
+
 def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> dict[str, LinearHead | MLPHead]:
     cs = cfg["cue_scale"]
     heads: dict[str, LinearHead | MLPHead] = {}
     nd = es.emb["full"].shape[1] + es.cues["full"].shape[1]
-    rcw = cfg["relevance_class_weight"]
-    pr = "relevance" in cfg["pseudo_heads"]
-    pt = "type" in cfg["pseudo_heads"]
     for view in VIEWS:
-        X, idx, w = _rows(es, view, cfg, cs, lambda e: pr or e.source != "pseudo",
-                          cfg.get("title_only_in_full_relevance", True))
-        if not idx:  # no paper with an abstract: the full view learns from titles
-            X, idx, w = _rows(es, view, cfg, cs, lambda e: True, True)
-        y = [relevance_of(es.examples[i].label) for i in idx]
-        w = w * np.array([rcw.get(lab, 1.0) for lab in y], dtype=np.float32)
+        X, _, w, y = _relevance_rows(es, view, cfg)
         heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"], nd)
-        X, idx, w = _rows(es, view, cfg, cs, lambda e: e.label in types and (pt or e.source != "pseudo"),
-                          stream_in_title=cfg["stream_in_title_type"])
-        y = [es.examples[i].label for i in idx]
-        aw = cfg["title_type_stream_weight"] if view == "title" else cfg["type_abstract_weight"]
-        w = w * np.array([aw if es.examples[i].has_abstract else 1.0 for i in idx], dtype=np.float32)
+        X, _, w, y = _type_rows(es, view, cfg, types)
         # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
         counts = {t: y.count(t) for t in set(y)}
         cw = np.array([len(y) / (len(counts) * counts[lab]) for lab in y], dtype=np.float32) ** 0.5
@@ -330,6 +387,8 @@ class OOF:
     role_logits: np.ndarray
     evaluated: np.ndarray  # bool per example
     flat_logits: dict[str, np.ndarray] = field(default_factory=dict)  # view -> nine types + other_aisec + not_relevant
+    # the titles-only view's neighbour votes ("flat": nine types + other_aisec + not_relevant; "type")
+    title_votes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def training_only(e: Example) -> bool:
@@ -369,12 +428,19 @@ def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], 
     flat = ({v: np.full((n, len(types) + len(FLAT_EXTRA)), np.nan) for v in cfg.get("flat_views", ["full"])}
             if cfg.get("flat_weight", 0) > 0 else {})
     cs = cfg["cue_scale"]
+    vote = title_vote_settings(cfg)
+    votes = ({"flat": np.full((n, len(types) + len(FLAT_EXTRA)), np.nan), "type": np.full((n, len(types)), np.nan)}
+             if vote else {})
     for f in range(k):
         test = np.where(folds == f)[0]
         train = np.where(folds != f)[0]
         if len(test) == 0:
             continue
-        heads = fit_heads(es.subset(train), types, cfg)
+        sub = es.subset(train)
+        heads = fit_heads(sub, types, cfg)
+        if vote:
+            votes["flat"][test], votes["type"][test] = title_votes(es.emb["title"][test], title_bank(sub, types, cfg),
+                                                                   vote, len(types))
         for v in VIEWS:
             X = es.features(v, cs)[test]
             rel[v][test] = heads[f"relevance_{v}"].logits(X)
@@ -384,7 +450,7 @@ def cross_validate(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any], 
         for v, arr in flat.items():
             if f"flat_{v}" in heads:
                 arr[test] = heads[f"flat_{v}"].logits(es.features(v, cs)[test])
-    return OOF(rel, typ, role, ev, flat)
+    return OOF(rel, typ, role, ev, flat, votes)
 
 
 def calibrate(heads: dict[str, LinearHead | MLPHead], es: ExampleSet, oof: OOF, types: tuple[str, ...]) -> None:
@@ -412,14 +478,17 @@ def calibrate(heads: dict[str, LinearHead | MLPHead], es: ExampleSet, oof: OOF, 
 
 
 def oof_probs(oof: OOF, heads: dict[str, LinearHead | MLPHead], view: str,
-              flat_weight: float = 0.0) -> dict[str, np.ndarray]:
+              flat_weight: float = 0.0, title_vote: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Calibrated out-of-fold probabilities in one view (using the final heads' temperatures), with
-    the flat head blended into the full view's relevance as ClassifierModel.predict_proba does."""
+    the flat head blended into the view's relevance and, in the titles-only view, the neighbour
+    votes, as ClassifierModel.predict_proba does."""
     rel = softmax(oof.rel_logits[view] / heads[f"relevance_{view}"].temperature)
     if flat_weight > 0 and view in oof.flat_logits and f"flat_{view}" in heads:
         rel = mix_relevance(rel, softmax(oof.flat_logits[view] / heads[f"flat_{view}"].temperature), flat_weight)
-    return {"relevance": rel, "type": softmax(oof.type_logits[view] / heads[f"type_{view}"].temperature),
-            "full": np.full(len(rel), view == "full")}
+    typ = softmax(oof.type_logits[view] / heads[f"type_{view}"].temperature)
+    if view == "title" and title_vote and oof.title_votes:
+        rel, typ = apply_title_vote(rel, typ, oof.title_votes["flat"], oof.title_votes["type"], title_vote)
+    return {"relevance": rel, "type": typ, "full": np.full(len(rel), view == "full")}
 
 
 def stored_labels(model: ClassifierModel, probs: dict[str, np.ndarray],
