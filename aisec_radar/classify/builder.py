@@ -418,7 +418,9 @@ def _compare_scores(settings: Settings, new: ClassifierModel, current: Classifie
 
     With at least MIN_CURATOR_COMPARE curator labels in the store, both models are scored on exactly
     those papers: the new one out of fold (CV), the current one as it stands (they are new to it
-    unless it was trained on them, which can only flatter the current model: a conservative gate).
+    unless it was trained on them, which can only flatter the current model: a conservative gate; the
+    titles-only neighbour vote, which finds a title it was trained on at similarity 1, is one more
+    such flattery for curator labels without an abstract).
     Otherwise the recorded cross-validated scores are compared.
     """
     from aisec_radar.classify.predict import Predictor
