@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,34 @@ def test_sigterm_closes_the_run_and_a_killed_run_is_closed_later(db_path: Path, 
         assert con.execute("SELECT count(*) FROM runs WHERE kind = 'nightly' AND status = 'running'").fetchone()[0] == 0
     assert runs[1]["status"] == "failed" and runs[1]["error"].startswith("abandoned")
     assert runs[0]["counts"]["abandoned_runs_closed"] == 1
+
+
+def test_a_sigterm_lost_in_a_finaliser_is_delivered_again() -> None:
+    """A signal handler's KeyboardInterrupt raised while Python runs a finaliser (or importlib's
+    module-lock callback, as seen once in CI) is printed as "Exception ignored" and lost, and the job
+    would run on past its SIGTERM. The nightly's handler delivers it again from sys.unraisablehook;
+    any other unraisable error still goes to the previous hook and changes nothing."""
+    script = textwrap.dedent("""
+        import os, signal, time
+        from aisec_radar.cli.nightly import _sigterm_as_interrupt
+        _sigterm_as_interrupt()
+        class Other:
+            def __del__(self):
+                raise ValueError("not ours")
+        class Stop:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # the handler runs here, inside the finaliser
+                    pass
+        Other()
+        print("after other", flush=True)
+        try:
+            Stop()
+            time.sleep(5)
+            print("ran on")
+        except KeyboardInterrupt as exc:
+            print("interrupted:", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines() == ["after other", "interrupted: signal 15"], proc.stderr
+    assert "ValueError: not ours" in proc.stderr  # the previous hook still reports other errors

@@ -30,14 +30,37 @@ def _report(report: NightlyReport) -> None:
         click.echo(f"error: {report.failed_stage}: {report.error}", err=True)
 
 
+_SIGNAL_PREFIX = "signal "
+
+
 def _sigterm_as_interrupt() -> None:
     """systemd/cron stop a job with SIGTERM: turn it into KeyboardInterrupt so the run is recorded as
-    failed ('interrupted') and the lock released, instead of leaving a 'running' row behind."""
+    failed ('interrupted') and the lock released, instead of leaving a 'running' row behind.
+
+    A handler's exception is lost when the signal lands while Python runs a finaliser or a weakref
+    callback (e.g. importlib's module-lock cleanup): it prints "Exception ignored" and the job runs
+    on. Such a lost interrupt reaches sys.unraisablehook, which delivers the signal again a moment
+    later (from a thread: delivered at once it would raise inside the hook and be lost again), by
+    then in ordinary code; were it lost once more, the hook would deliver it once more."""
+    import _thread
     import signal
+    import threading
 
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise KeyboardInterrupt(f"{_SIGNAL_PREFIX}{signum}")
 
+    previous = sys.unraisablehook
+
+    def redeliver(unraisable: sys.UnraisableHookArgs) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, KeyboardInterrupt) and str(exc).startswith(_SIGNAL_PREFIX):
+            again = threading.Timer(0.05, _thread.interrupt_main, args=(int(str(exc)[len(_SIGNAL_PREFIX):]),))
+            again.daemon = True
+            again.start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = redeliver
     signal.signal(signal.SIGTERM, handler)
 
 
