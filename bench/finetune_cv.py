@@ -90,15 +90,16 @@ def write_probs(path: Path, model: object, ex: list, oof: object, folds: object)
     import aisec_radar.classify.training as T
 
     out = {}
+    title_rows = np.zeros(0, dtype=int)
     for name, view, rows, probs in scored_sets(model, ex, oof):
+        if name == "titles":
+            title_rows = rows
         out.update({f"{name}_rel": probs["relevance"][rows], f"{name}_type": probs["type"][rows],
                     f"{name}_fold": np.asarray(folds)[rows], f"{name}_label": np.array([ex[i].label for i in rows]),
                     f"{name}_source": np.array([ex[i].source for i in rows]),
                     f"{name}_bias": np.array(model.decision_bias.get(view, 0.0))})
     if oof.title_votes:  # the titles-only view's parts before the vote, and the votes: blend settings offline
-        rows = next(r for name, _v, r, _p in scored_sets(model, ex, oof) if name == "titles")
-        bare = T.oof_probs(oof, model.heads, "title", model.flat_weight)
-        votes = oof.title_votes
+        bare, votes, rows = T.oof_probs(oof, model.heads, "title", model.flat_weight), oof.title_votes, title_rows
         out.update({"titles_rel_bare": bare["relevance"][rows], "titles_type_bare": bare["type"][rows],
                     "titles_vote_flat": votes["flat"][rows], "titles_vote_type": votes["type"][rows]})
     np.savez_compressed(path, types=np.array(model.types), **out)

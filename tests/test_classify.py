@@ -724,6 +724,8 @@ def test_title_vote_moves_the_titles_only_view_alone_and_round_trips(tiny_model_
         # the vote does take part (compared in log space: the tiny model is near-certain of its top type)
         assert not np.allclose(np.log(on_p["type"] + 1e-30), np.log(off_p["type"] + 1e-30), atol=1e-2)
     again = ClassifierModel.load(model.save(tmp_path / "again"))
+    with np.load(tmp_path / "again" / "weights.npz") as z:  # a titles-only paper's vector is stored once
+        assert len(z["tv.vecs"]) == 0 and (z["tv.nb_row"] >= 0).all()
     assert again.title_vote == model.title_vote
     for key, arr in model.title_bank.items():
         np.testing.assert_array_equal(again.title_bank[key], arr)

@@ -34,7 +34,7 @@ from aisec_radar.classify.data import (
 )
 from aisec_radar.classify.encoder import encode_texts, encoder_model_key, paper_text
 from aisec_radar.classify.evaluate import score
-from aisec_radar.classify.model import ROLES, ClassifierModel
+from aisec_radar.classify.model import ROLES, ClassifierModel, int8_rows
 from aisec_radar.records import content_hash
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.embeddings import get_embeddings, put_embeddings
@@ -291,7 +291,7 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
                             title_vote=T.title_vote_settings(cfg))
     if model.title_vote:
         bank = T.title_bank(es, types, cfg)
-        model.title_bank = {"vecs": np.round(bank["vecs"] * 127.0).astype(np.int8), "labels": bank["labels"],
+        model.title_bank = {"vecs": int8_rows(bank["vecs"]), "labels": bank["labels"],
                             "w_type": bank["w_type"], "w_relevance": bank["w_relevance"]}
     metrics: dict[str, Any] = {}
     if n_eval >= 2 * k:
@@ -304,8 +304,7 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     # explanations name papers people labelled: neither the pool nor the model's own (pseudo) labels
     nb = [i for i, e in enumerate(examples) if e.source not in ("pool", "pseudo")]
     model.neighbours = {
-        # int8 (unit vectors × 127): explanations need only the ranking, and the artifact stays ~1 MB
-        "vecs": np.round(emb["full"][nb] * 127.0).astype(np.int8),
+        "vecs": int8_rows(emb["full"][nb]),
         "ids": np.array([examples[i].id or "" for i in nb], dtype=str),
         "titles": np.array([examples[i].title[:200] for i in nb], dtype=str),
         "labels": np.array([examples[i].label for i in nb], dtype=str),

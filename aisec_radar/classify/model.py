@@ -43,6 +43,18 @@ def mix_relevance(rel: np.ndarray, flat: np.ndarray, weight: float) -> np.ndarra
     return (1.0 - weight) * rel + weight * collapsed
 
 
+def unit_rows(a: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32; int8 ×127 banks come back to cosine space)."""
+    a = a.astype(np.float32)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+
+def int8_rows(unit: np.ndarray) -> np.ndarray:
+    """Unit rows stored as int8 ×127: neighbour searches need only the ranking, and the artifact
+    stays small."""
+    return np.round(unit * 127.0).astype(np.int8)
+
+
 def neighbour_vote(query: np.ndarray, bank: np.ndarray, labels: np.ndarray, weights: np.ndarray,
                    n_classes: int, k: int, temperature: float) -> np.ndarray:
     """Per query row, a distribution over `n_classes`: the labels of its k most similar bank rows
@@ -52,35 +64,38 @@ def neighbour_vote(query: np.ndarray, bank: np.ndarray, labels: np.ndarray, weig
     Why: a linear head draws one smooth boundary per class and under-uses the handful of titles a thin
     type has (19 dev titles of model_extraction); the nearest labelled titles carry that local
     evidence (nested dev titles macro-F1, docs/classifier.md "Session 10")."""
-    out = np.full((len(query), n_classes), 1.0 / n_classes)
+    return _vote(unit_rows(query) @ unit_rows(bank).T, labels, weights, n_classes, k, temperature)
+
+
+def _vote(sims: np.ndarray, labels: np.ndarray, weights: np.ndarray, n_classes: int, k: int,
+          temperature: float) -> np.ndarray:
+    """neighbour_vote over a (queries × bank rows) cosine matrix already computed."""
+    out = np.full((len(sims), n_classes), 1.0 / n_classes)
     live = np.flatnonzero(weights > 0)
-    if len(live) == 0 or len(query) == 0:
+    if len(live) == 0 or len(sims) == 0:
         return out
-    q = query.astype(np.float32)
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    b = bank[live].astype(np.float32)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    sims = q @ b.T
+    sims = sims[:, live]
     m = min(int(k), len(live))
     top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
     s = np.take_along_axis(sims, top, axis=1).astype(np.float64)
     w = np.exp((s - s.max(axis=1, keepdims=True)) / temperature) * weights[live][top]
-    votes = np.zeros((len(query), n_classes))
-    np.add.at(votes, (np.repeat(np.arange(len(query)), m), labels[live][top].ravel()), w.ravel())
+    votes = np.zeros((len(sims), n_classes))
+    np.add.at(votes, (np.repeat(np.arange(len(sims)), m), labels[live][top].ravel()), w.ravel())
     total = votes.sum(axis=1, keepdims=True)
     return np.where(total > 0, votes / np.maximum(total, 1e-300), out)
 
 
 def title_votes(query: np.ndarray, bank: dict[str, np.ndarray], cfg: dict[str, Any],
                 n_types: int) -> tuple[np.ndarray, np.ndarray]:
-    """The titles-only view's two neighbour votes: over the nine types + other_aisec + not_relevant
-    among the rows of its relevance heads, and over the nine types among the rows of its type head."""
+    """The titles-only view's two neighbour votes, from one similarity matrix: over the nine types +
+    other_aisec + not_relevant among the rows of its relevance heads, and over the nine types among
+    the rows of its type head."""
+    sims = unit_rows(query) @ unit_rows(bank["vecs"]).T
     labels = bank["labels"].astype(np.int64)
-    flat = neighbour_vote(query, bank["vecs"], labels, bank["w_relevance"], n_types + len(FLAT_EXTRA),
-                          int(cfg["k_relevance"]), float(cfg["temperature"]))
-    typ = neighbour_vote(query, bank["vecs"], np.minimum(labels, n_types - 1),
-                         np.where(labels < n_types, bank["w_type"], 0.0), n_types,
-                         int(cfg["k_type"]), float(cfg["temperature"]))
+    flat = _vote(sims, labels, bank["w_relevance"], n_types + len(FLAT_EXTRA),
+                 int(cfg["k_relevance"]), float(cfg["temperature"]))
+    typ = _vote(sims, np.minimum(labels, n_types - 1), np.where(labels < n_types, bank["w_type"], 0.0), n_types,
+                int(cfg["k_type"]), float(cfg["temperature"]))
     return flat, typ
 
 
@@ -240,6 +255,9 @@ class ClassifierModel:
             arrays[f"nb.{k}"] = v
         for k, v in self.title_bank.items():
             arrays[f"tv.{k}"] = v
+        if "vecs" in self.title_bank and "vecs" in self.neighbours:
+            # a titles-only paper's title vector is its explanation vector too: store it once
+            arrays["tv.vecs"], arrays["tv.nb_row"] = _shared_rows(self.title_bank["vecs"], self.neighbours["vecs"])
         arrays["bow.idf"] = self.idf.astype(np.float32)
         np.savez_compressed(folder / "weights.npz", **arrays)
         meta = dict(self.meta)
@@ -282,7 +300,26 @@ class ClassifierModel:
                    decision_bias={k: float(v) for k, v in (meta.get("decision_bias") or {}).items()},
                    flat_weight=float(meta.get("flat_weight", 0.0)),
                    title_vote={k: float(v) for k, v in (meta.get("title_vote") or {}).items()},
-                   title_bank={k[3:]: v for k, v in arrays.items() if k.startswith("tv.")})
+                   title_bank=_title_bank_from(arrays, nb))
+
+
+def _shared_rows(vecs: np.ndarray, bank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows of `vecs` not in `bank`, per row of `vecs` its row in `bank` or -1)."""
+    where = {row.tobytes(): k for k, row in enumerate(bank)}
+    ref = np.array([where.get(row.tobytes(), -1) for row in vecs], dtype=np.int32)
+    return vecs[ref < 0], ref
+
+
+def _title_bank_from(arrays: dict[str, np.ndarray], nb: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The title bank as saved: its own rows, and those shared with the neighbour bank put back."""
+    bank = {k[3:]: v for k, v in arrays.items() if k.startswith("tv.") and k != "tv.nb_row"}
+    ref = arrays.get("tv.nb_row")
+    if ref is not None:
+        vecs = np.empty((len(ref), bank["vecs"].shape[1]), dtype=bank["vecs"].dtype)
+        vecs[ref >= 0] = nb["vecs"][ref[ref >= 0]]
+        vecs[ref < 0] = bank["vecs"]
+        bank["vecs"] = vecs
+    return bank
 
 
 def choose_threshold(pairs: np.ndarray, target: float, min_support: int = 3) -> float:

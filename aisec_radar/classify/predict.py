@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aisec_radar.classify.model import RELEVANCE, ROLES, ClassifierModel, shipped_model_dir
+from aisec_radar.classify.model import RELEVANCE, ROLES, ClassifierModel, shipped_model_dir, unit_rows
 from aisec_radar.errors import ClassifyError
 from aisec_radar.records import Prediction
 
@@ -97,9 +97,8 @@ class Predictor:
         nb = model.neighbours
         self.training_bank = None
         if "vecs" in nb and len(nb["vecs"]):
-            vecs = nb["vecs"].astype(np.float32)  # int8 (or float16 in older artifacts): back to unit rows
-            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            self.training_bank = NeighbourBank(vecs, [str(x) for x in nb["ids"]],
+            # int8 (or float16 in older artifacts): back to unit rows
+            self.training_bank = NeighbourBank(unit_rows(nb["vecs"]), [str(x) for x in nb["ids"]],
                                                [str(x) for x in nb["titles"]], [str(x) for x in nb["labels"]],
                                                "training")
 

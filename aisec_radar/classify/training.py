@@ -27,6 +27,7 @@ from aisec_radar.classify.model import (
     mix_relevance,
     softmax,
     title_votes,
+    unit_rows,
 )
 
 # training-only titles that never enter the full view's heads: the bundled literature titles and
@@ -323,9 +324,7 @@ def title_bank(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> d
     for i, w in zip(tidx, tw, strict=True):
         if human(i):
             w_type[pos[i]] = w
-    vecs = es.emb["title"][rows].astype(np.float32)
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    return {"rows": np.array(rows, dtype=np.int64), "vecs": vecs,
+    return {"rows": np.array(rows, dtype=np.int64), "vecs": unit_rows(es.emb["title"][rows]),
             "labels": np.array([classes.index(es.examples[i].label) for i in rows], dtype=np.int16),
             "w_type": w_type, "w_relevance": w_rel}
 
