@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 from bench_support import load_bench
 
 
@@ -58,19 +59,20 @@ def test_draw_ranks_within_borders_and_skips_labelled_and_weak(tmp_path: Path) -
     assert list(chosen2) == ["p6", "p2", "p1"]  # round 2: most mass on the border's types first
 
 
-def test_kept_round_two_labels_are_ids_and_decisions_only() -> None:
-    """The round-2 labels kept outside training hold no corpus text, valid labels and roles, and no
-    paper the bundled files already hold, so moving the file into classify/data/ re-runs the
-    experiment without a duplicate."""
+@pytest.mark.parametrize(("name", "n"), [("border_round2.jsonl", 200), ("targeted_model_extraction_s11.jsonl", 129)])
+def test_kept_labels_are_ids_and_decisions_only(name: str, n: int) -> None:
+    """Labels measured and kept outside training (border round 2, session 11's model-extraction
+    round) hold no corpus text, valid labels and roles, and no paper the bundled files already hold,
+    so moving a file into classify/data/ re-runs its experiment without a duplicate."""
     from aisec_radar.classify.data import ROLE_MAP, bundled_label_files, read_label_file
     from aisec_radar.taxonomy import load_taxonomy
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "labels" / "border_round2.jsonl"
+    path = Path(__file__).resolve().parents[1] / "bench" / "labels" / name
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    assert len(rows) == 200 and not any({"title", "abstract", "why"} & set(r) for r in rows)
+    assert len(rows) == n and not any({"title", "abstract", "why"} & set(r) for r in rows)
     assert all(e.join_text and e.id for e in read_label_file(path, load_taxonomy()))
     assert all((r["role"] == "n/a") == (r["attack"] == "not_relevant") for r in rows)
     assert all(r["role"] in ROLE_MAP for r in rows if r["role"] != "n/a")
     bundled = {json.loads(line)["id"] for p in bundled_label_files()
                for line in p.read_text().splitlines() if line.strip()}
-    assert len({r["id"] for r in rows}) == 200 and not bundled & {r["id"] for r in rows}
+    assert len({r["id"] for r in rows}) == n and not bundled & {r["id"] for r in rows}
