@@ -52,6 +52,33 @@ def test_select_keeps_one_models_auto_accepted_nine_type_predictions_on_unlabell
         assert pt.select(con, "m1", "t0", TYPES, known) == []  # another taxonomy version's predictions
 
 
+def test_candidates_are_unlabelled_papers_with_enough_in_taxonomy_mass(tmp_path: Path) -> None:
+    """The ids finetune_cv.py's folds self-label: any status and type, by the model's in-taxonomy mass."""
+    from aisec_radar.classify.builder import labelled_keys
+    from aisec_radar.classify.data import Example
+    from aisec_radar.records import Paper, Prediction
+    from aisec_radar.store import connect, transaction
+    from aisec_radar.store.papers import upsert_papers
+    from aisec_radar.store.predictions import save_predictions
+
+    pt = load_bench("pseudo_titles")
+    db = tmp_path / "store.duckdb"
+    mass = {"b1": 0.8, "b2": 0.1, "b3": 0.09, "b4": 0.5, "b5": 0.9}  # b4: labelled; b5: no abstract
+    with transaction(db) as con:
+        upsert_papers(con, [Paper(arxiv_id=k, title=f"Paper {k}", abstract="" if k == "b5" else "an abstract")
+                            for k in mass])
+        save_predictions(con, [Prediction(arxiv_id=k, model_version="m1", taxonomy_version="t1",
+                                          relevance="other_aisec" if k == "b2" else "in_taxonomy",
+                                          type_scores={}, labels=[], role=None, modality=None, confidence=0.5,
+                                          status="needs_review",
+                                          explanation={"relevance": {"in_taxonomy": v}}) for k, v in mass.items()])
+    known = labelled_keys([Example("b4", "Paper b4", "an abstract", "poisoning", source="hand")])
+    with connect(db, read_only=True) as con:
+        assert pt.candidates(con, "m1", "t1", known) == ["b1", "b2"]
+        assert pt.candidates(con, "m1", "t1", known, min_mass=0.5) == ["b1"]
+        assert pt.candidates(con, "m2", "t1", known) == []
+
+
 def test_reader_ceiling_scores_readers_with_the_eval_report(tmp_path: Path) -> None:
     """bench/reader_ceiling.py scores the readers' title decisions against dev.jsonl by line with the
     eval's own report, and refuses a readers file that skips or repeats a line or names no label."""
