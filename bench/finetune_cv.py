@@ -148,6 +148,11 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=None)
     ap.add_argument("--epochs", type=float, default=None)
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--supcon-weight", type=float, default=None,
+                    help="weight of the supervised contrastive term beside the softmax (0 = off)")
+    ap.add_argument("--supcon-temperature", type=float, default=None)
+    ap.add_argument("--supcon-views", choices=("all", "title"), default=None,
+                    help="which texts the contrastive term anchors on")
     ap.add_argument("--title-weight", type=float, default=None, help="weight of a paper's title alone (0 = none)")
     ap.add_argument("--rank", type=int, default=None, help="stored rank of the delta (0 = full); vectors come "
                     "from the layers as the stored delta makes them")
@@ -177,7 +182,13 @@ def main() -> int:
     from aisec_radar.classify import training as T
     from aisec_radar.classify.cues import CueMatcher
     from aisec_radar.classify.encoder import paper_text, resolve_base_path
-    from aisec_radar.classify.finetune import FINETUNE_DEFAULTS, TopLayerTrainer, example_texts, training_items
+    from aisec_radar.classify.finetune import (
+        FINETUNE_DEFAULTS,
+        TopLayerTrainer,
+        example_texts,
+        supcon_anchors,
+        training_items,
+    )
     from aisec_radar.classify.model import FLAT_EXTRA
     from aisec_radar.config import load_settings
     from aisec_radar.taxonomy import load_taxonomy
@@ -185,6 +196,9 @@ def main() -> int:
     cfg = {**FINETUNE_DEFAULTS, **{k: v for k, v in (("layers", args.layers), ("epochs", args.epochs),
                                                         ("lr", args.lr),
                                                         ("title_weight", args.title_weight),
+                                                        ("supcon_weight", args.supcon_weight),
+                                                        ("supcon_temperature", args.supcon_temperature),
+                                                        ("supcon_views", args.supcon_views),
                                                         ("rank", args.rank)) if v is not None}}
     t0 = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="aisec-ftcv-")
@@ -252,7 +266,8 @@ def main() -> int:
             assert trainer is not None
             train_ex = [e for e, g in zip(ex, folds, strict=True) if g != f]
             layers = trainer.train(training_items(train_ex, classes, index, float(cfg["title_weight"])),
-                                   len(classes), cfg, progress=sys.stderr.isatty())
+                                   len(classes), cfg, progress=sys.stderr.isatty(),
+                                   anchors=supcon_anchors(train_ex, index, cfg))
             layers = trainer.layers_of(trainer.delta(layers, {}, int(cfg["rank"])))  # what would ship
             vecs = trainer.encode(layers)
             if saved is not None:

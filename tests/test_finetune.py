@@ -16,8 +16,11 @@ from aisec_radar.classify.finetune import (
     EncoderDelta,
     TopLayerTrainer,
     delta_path,
+    example_texts,
     low_rank_delta,
     materialise,
+    supcon_anchors,
+    supcon_loss,
 )
 from aisec_radar.config import Settings
 from aisec_radar.errors import ClassifyError
@@ -63,6 +66,54 @@ def test_training_moves_the_top_layer_only_and_pulls_classes_together(trained: t
     assert margin(after) > margin(before)
     delta = EncoderDelta.load(path)
     assert delta.tensors and all(k.startswith("encoder.layer.5.") for k in delta.tensors)
+
+
+def test_supcon_loss_known_answer_and_anchors() -> None:
+    import math
+
+    import torch
+
+    v = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    y = torch.tensor([0, 0, 1])
+    # anchors 0 and 1 each: positive at cosine 1, the negative at 0, temperature 1
+    loss = supcon_loss(v, y, 1, 1.0)
+    assert float(loss) == pytest.approx(math.log(1 + math.e) - 1, abs=1e-6)
+    loss.backward()
+    assert v.grad is not None and torch.isfinite(v.grad).all()
+    # pulling the positive away raises the loss; classes past the anchor classes are never anchors
+    far = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert float(supcon_loss(far, y, 1, 1.0)) > float(loss)
+    assert float(supcon_loss(v.detach(), torch.tensor([1, 1, 1]), 1, 1.0)) == 0.0
+    assert float(supcon_loss(v.detach(), torch.tensor([1, 1, 1]), 2, 1.0)) > 0.0
+    # a mask narrows the anchors: anchor 0 alone has the same term as the pair (symmetric), none gives 0
+    only0 = torch.tensor([True, False, False])
+    assert float(supcon_loss(v.detach(), y, 1, 1.0, only0)) == pytest.approx(float(loss), abs=1e-6)
+    assert float(supcon_loss(v.detach(), y, 1, 1.0, torch.zeros(3, dtype=torch.bool))) == 0.0
+
+
+def test_supcon_title_view_anchors_only_titles() -> None:
+    from aisec_radar.classify.data import Example
+
+    ex = [Example(None, "Backdoors in code models", "We poison training data.", "poisoning"),
+          Example(None, "Stealing a model through its API", "", "model_extraction")]
+    texts = example_texts(ex)
+    index = {t: i for i, t in enumerate(texts)}
+    assert supcon_anchors(ex, index, {"supcon_views": "all"}) is None
+    title = supcon_anchors(ex, index, {"supcon_views": "title"})
+    assert {texts[i] for i in title} == {"Backdoors in code models", "Stealing a model through its API"}
+    with pytest.raises(ClassifyError, match="supcon_views"):
+        supcon_anchors(ex, index, {"supcon_views": "abstract"})
+
+
+def test_supcon_term_changes_training(trained: tuple) -> None:
+    trainer = trained[0]
+    items = [(i, y, 1.0) for i, y in enumerate(LABELS)]
+    cfg = {"seed": 0, "lr": 1e-3, "head_lr": 1e-2, "batch_size": 6, "epochs": 3.0, "supcon_temperature": 0.1}
+    # 3 classes = 1 type + the two flat extras: only class 0's two items are anchors (one batch)
+    plain = trainer.encode(trainer.train(items, 3, {**cfg, "supcon_weight": 0.0}))
+    with_sc = trainer.encode(trainer.train(items, 3, {**cfg, "supcon_weight": 1.0}))
+    assert not np.allclose(with_sc, plain, atol=1e-4)
+    assert float(with_sc[0] @ with_sc[1]) > float(plain[0] @ plain[1])  # the anchors pulled together
 
 
 def test_low_rank_delta_keeps_the_change_and_is_smaller(trained: tuple, tmp_path: Path) -> None:

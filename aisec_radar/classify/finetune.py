@@ -57,6 +57,11 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     "max_length": 256,  # the model's own max_seq_length
     "seed": 0,
     "rank": 64,  # stored rank of each weight matrix's change (0 = the full change)
+    # a supervised contrastive term (SupCon) beside the softmax: each item of the nine types is pulled
+    # toward the batch's other items of its class; 0 = off (every model shipped so far)
+    "supcon_weight": 0.0,
+    "supcon_temperature": 0.1,
+    "supcon_views": "all",  # "title": only the title-alone texts are anchors (the view it is meant for)
 }
 _LOCK = threading.Lock()
 
@@ -336,11 +341,16 @@ class TopLayerTrainer:
         return out
 
     def train(self, items: list[tuple[int, int, float]], n_classes: int, cfg: dict[str, Any],
-              progress: bool = False) -> list[Any]:
-        """Fine-tune copies of the top layers on (text index, class, weight) items; the originals stay."""
+              progress: bool = False, anchors: set[int] | None = None) -> list[Any]:
+        """Fine-tune copies of the top layers on (text index, class, weight) items; the originals stay.
+
+        `anchors`: the text indices the contrastive term may use as anchors (None = all; see
+        `supcon_anchors`)."""
         import copy
 
         import torch
+
+        from aisec_radar.classify.model import FLAT_EXTRA
 
         torch.manual_seed(int(cfg["seed"]))
         layers = [copy.deepcopy(layer).train() for layer in self.top0]
@@ -368,6 +378,8 @@ class TopLayerTrainer:
 
             bar = tqdm(total=steps, desc="fine-tuning", unit="batch")
         step = 0
+        sc_weight = float(cfg.get("supcon_weight", 0.0))
+        n_types = n_classes - len(FLAT_EXTRA)  # the classes are the nine types, then other_aisec, not_relevant
         while step < steps:
             perm = rng.permutation(len(items))
             batches: list[list[int]] = []
@@ -378,10 +390,14 @@ class TopLayerTrainer:
             for bt in batches:
                 if step >= steps:
                     break
-                z = head(self.run(layers, [items[j][0] for j in bt]))
+                v = self.run(layers, [items[j][0] for j in bt])
+                z = head(v)
                 y = torch.tensor([items[j][1] for j in bt])
                 w = torch.tensor([items[j][2] for j in bt], dtype=torch.float32)
                 loss = (torch.nn.functional.cross_entropy(z, y, reduction="none") * w).sum() / w.sum()
+                if sc_weight > 0:
+                    mask = None if anchors is None else torch.tensor([items[j][0] in anchors for j in bt])
+                    loss = loss + sc_weight * supcon_loss(v, y, n_types, float(cfg["supcon_temperature"]), mask)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -422,6 +438,32 @@ class TopLayerTrainer:
         return layers
 
 
+def supcon_loss(v: Any, y: Any, n_anchor_classes: int, temperature: float, eligible: Any = None) -> Any:
+    """Supervised contrastive loss (Khosla et al. 2020) over L2-normalised vectors `v` of one batch.
+
+    Why: the softmax only asks each class to be linearly separable; short titles land near their
+    class's other titles only loosely, and the titles-only view reads them by a linear head and a
+    neighbour vote. Anchors are the items of the first `n_anchor_classes` classes (the nine types):
+    other_aisec and not_relevant are heterogeneous by definition, so they serve as negatives only and
+    are never pulled together. `eligible` (a boolean mask) narrows the anchors further, e.g. to titles;
+    every item still serves as a positive or a negative. Anchors without a positive are skipped."""
+    import torch
+
+    sim = v @ v.T / temperature
+    n = v.shape[0]
+    eye = torch.eye(n, dtype=torch.bool)
+    sim = sim.masked_fill(eye, float("-inf"))
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    pos = (y.unsqueeze(0) == y.unsqueeze(1)) & ~eye
+    anchors = (y < n_anchor_classes) & pos.any(1)
+    if eligible is not None:
+        anchors = anchors & eligible
+    if not bool(anchors.any()):
+        return v.sum() * 0.0
+    per = (log_prob.masked_fill(~pos, 0.0).sum(1) / pos.sum(1).clamp(min=1))[anchors]
+    return -per.mean()
+
+
 def training_items(examples: list[Example], classes: list[str], text_index: dict[str, int],
                    title_weight: float) -> list[tuple[int, int, float]]:
     """(text, class, weight): a paper with an abstract counts as its full text and, lighter, its title."""
@@ -439,6 +481,19 @@ def training_items(examples: list[Example], classes: list[str], text_index: dict
         if e.has_abstract and title_weight > 0:
             items.append((text_index[paper_text(e.title)], y, w * title_weight))
     return items
+
+
+def supcon_anchors(examples: list[Example], text_index: dict[str, int], cfg: dict[str, Any]) -> set[int] | None:
+    """The texts the contrastive term may anchor on: all (None), or with supcon_views "title" the
+    title-alone texts only, so the full view keeps the softmax's geometry."""
+    from aisec_radar.classify.encoder import paper_text
+
+    views = cfg.get("supcon_views", "all")
+    if views == "all":
+        return None
+    if views != "title":
+        raise ClassifyError(f"supcon_views must be 'all' or 'title', got {views!r}")
+    return {text_index[paper_text(e.title)] for e in examples if paper_text(e.title) in text_index}
 
 
 def example_texts(examples: list[Example]) -> list[str]:
@@ -472,7 +527,7 @@ def finetune_encoder(settings: Settings, label_files: list[Path], corpus_path: P
              len(texts))
     trainer = TopLayerTrainer(base, texts, int(cfg["layers"]), int(cfg["max_length"]), progress)
     items = training_items(examples, classes, index, float(cfg["title_weight"]))
-    layers = trainer.train(items, len(classes), cfg, progress)
+    layers = trainer.train(items, len(classes), cfg, progress, supcon_anchors(examples, index, cfg))
     meta = {"base": Path(base).name, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "config": cfg, "classes": classes, "training_data": summary, "items": len(items),
             "label_files": [Path(p).name for p in label_files]}
