@@ -6,7 +6,9 @@ MiniLM on a 2-core CPU takes about an hour per run, but the lower layers can sta
 output for every training text is computed once and kept in memory, and each training step runs
 only the top ``layers`` transformer layers (2 of 6: about a third of a forward pass). The loss is
 the flat eleven-class softmax (nine types + other_aisec + not_relevant), on the title + abstract
-and, at a lower weight, on the title alone, so both views of the heads gain.
+and, at a lower weight, on the title alone, so both views of the heads gain. An optional supervised
+contrastive term (``supcon_weight``; off in every shipped delta) was measured in session 12: it lifts
+titles past their goal but costs the stream's types (docs/classifier.md).
 
 The result is an ``EncoderDelta``: what training changed in those layers, stored as differences from
 the base model, each weight matrix's as a rank-``rank`` factorisation (truncated SVD; the change is
