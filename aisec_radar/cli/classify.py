@@ -86,13 +86,15 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
               help="Stored rank of each weight matrix's change (default 64; 0 = the full change).")
 @click.option("--supcon-weight", type=click.FloatRange(0, 100), default=None,
               help="Weight of the supervised contrastive term beside the softmax (0 = off).")
+@click.option("--supcon-views", type=click.Choice(["all", "title"]), default=None,
+              help="Texts the contrastive term anchors on (default all).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @db_option
 @click.pass_context
 def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, out_file: str,
                          layers: int | None, epochs: float | None, rank: int | None,
-                         supcon_weight: float | None, no_progress: bool,
+                         supcon_weight: float | None, supcon_views: str | None, no_progress: bool,
                          as_json: bool, db_path: str | None) -> None:
     """Fine-tune the encoder's top layers on every label (the lower layers stay frozen), write the delta.
 
@@ -110,7 +112,7 @@ def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpu
     if corpus and not Path(corpus).exists():
         raise InputError(f"corpus file {corpus} does not exist")
     cfg = {k: v for k, v in (("layers", layers), ("epochs", epochs), ("rank", rank),
-                             ("supcon_weight", supcon_weight)) if v is not None}
+                             ("supcon_weight", supcon_weight), ("supcon_views", supcon_views)) if v is not None}
     delta = finetune_encoder(s, [Path(p) for p in label_files], Path(corpus) if corpus else default_corpus_path(),
                              Path(out_file), cfg, progress=not no_progress)
     summary = {"path": str(Path(out_file).resolve()), "digest": delta.digest, "items": delta.meta["items"],
