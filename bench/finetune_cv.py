@@ -153,6 +153,8 @@ def main() -> int:
     ap.add_argument("--supcon-temperature", type=float, default=None)
     ap.add_argument("--supcon-views", choices=("all", "title"), default=None,
                     help="which texts the contrastive term anchors on")
+    ap.add_argument("--supcon-projection", type=int, default=None,
+                    help="width of a throw-away projection the contrastive term reads (0 = the vector itself)")
     ap.add_argument("--title-weight", type=float, default=None, help="weight of a paper's title alone (0 = none)")
     ap.add_argument("--rank", type=int, default=None, help="stored rank of the delta (0 = full); vectors come "
                     "from the layers as the stored delta makes them")
@@ -199,6 +201,7 @@ def main() -> int:
                                                         ("supcon_weight", args.supcon_weight),
                                                         ("supcon_temperature", args.supcon_temperature),
                                                         ("supcon_views", args.supcon_views),
+                                                        ("supcon_projection", args.supcon_projection),
                                                         ("rank", args.rank)) if v is not None}}
     t0 = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="aisec-ftcv-")

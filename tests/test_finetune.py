@@ -114,6 +114,11 @@ def test_supcon_term_changes_training(trained: tuple) -> None:
     with_sc = trainer.encode(trainer.train(items, 3, {**cfg, "supcon_weight": 1.0}))
     assert not np.allclose(with_sc, plain, atol=1e-4)
     assert float(with_sc[0] @ with_sc[1]) > float(plain[0] @ plain[1])  # the anchors pulled together
+    # through a throw-away projection (SimCLR): the term still trains the layers, but not as directly
+    projected = trainer.encode(trainer.train(items, 3, {**cfg, "supcon_weight": 1.0, "supcon_projection": 8}))
+    assert not np.allclose(projected, plain, atol=1e-4) and not np.allclose(projected, with_sc, atol=1e-4)
+    with pytest.raises(ClassifyError, match="supcon_projection"):
+        trainer.train(items, 3, {**cfg, "supcon_weight": 1.0, "supcon_projection": -1})
 
 
 def test_low_rank_delta_keeps_the_change_and_is_smaller(trained: tuple, tmp_path: Path) -> None:

@@ -64,6 +64,9 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     "supcon_weight": 0.0,
     "supcon_temperature": 0.1,
     "supcon_views": "all",  # "title": only the title-alone texts are anchors (the view it is meant for)
+    # >0: the term reads a throw-away projection (Linear-ReLU-Linear to this width) of the sentence
+    # vector, not the vector itself (the SimCLR recipe), so the classifier's space is pulled less
+    "supcon_projection": 0,
 }
 _LOCK = threading.Lock()
 
@@ -367,8 +370,10 @@ class TopLayerTrainer:
                 if (ys == c).any():
                     head.weight[c] = torch.nn.functional.normalize(vecs[ys == c].mean(0), dim=0) * 20.0
             head.bias.zero_()
+        proj = supcon_projection(self.bert.config.hidden_size, int(cfg.get("supcon_projection", 0)))
+        fresh = list(head.parameters()) + ([] if proj is None else list(proj.parameters()))
         opt = torch.optim.AdamW([{"params": [p for la in layers for p in la.parameters()], "lr": float(cfg["lr"])},
-                                 {"params": list(head.parameters()), "lr": float(cfg["head_lr"])}],
+                                 {"params": fresh, "lr": float(cfg["head_lr"])}],
                                 weight_decay=0.01)
         bs = int(cfg["batch_size"])
         steps = int(np.ceil(len(items) / bs) * float(cfg["epochs"]))
@@ -399,7 +404,8 @@ class TopLayerTrainer:
                 loss = (torch.nn.functional.cross_entropy(z, y, reduction="none") * w).sum() / w.sum()
                 if sc_weight > 0:
                     mask = None if anchors is None else torch.tensor([items[j][0] in anchors for j in bt])
-                    loss = loss + sc_weight * supcon_loss(v, y, n_types, float(cfg["supcon_temperature"]), mask)
+                    u = v if proj is None else torch.nn.functional.normalize(proj(v), dim=-1)
+                    loss = loss + sc_weight * supcon_loss(u, y, n_types, float(cfg["supcon_temperature"]), mask)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -438,6 +444,20 @@ class TopLayerTrainer:
                     if full in new:
                         p.copy_(torch.from_numpy(new[full]))
         return layers
+
+
+def supcon_projection(width: int, out: int) -> Any:
+    """The throw-away projection the contrastive term reads when ``supcon_projection`` > 0 (None when 0).
+
+    Why: in SimCLR (Chen et al. 2020) the loss pulls a projection together, and the layers below keep
+    what the projection discards; here that is what the full-text view needs and titles do not."""
+    import torch
+
+    if out < 0:
+        raise ClassifyError(f"supcon_projection must be 0 (off) or a width, got {out}")
+    if out == 0:
+        return None
+    return torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, out))
 
 
 def supcon_loss(v: Any, y: Any, n_anchor_classes: int, temperature: float, eligible: Any = None) -> Any:

@@ -88,13 +88,16 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
               help="Weight of the supervised contrastive term beside the softmax (0 = off).")
 @click.option("--supcon-views", type=click.Choice(["all", "title"]), default=None,
               help="Texts the contrastive term anchors on (default all).")
+@click.option("--supcon-projection", type=click.IntRange(0, 4096), default=None,
+              help="Width of a throw-away projection the contrastive term reads (default 0 = the vector itself).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @db_option
 @click.pass_context
 def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, out_file: str,
                          layers: int | None, epochs: float | None, rank: int | None,
-                         supcon_weight: float | None, supcon_views: str | None, no_progress: bool,
+                         supcon_weight: float | None, supcon_views: str | None,
+                         supcon_projection: int | None, no_progress: bool,
                          as_json: bool, db_path: str | None) -> None:
     """Fine-tune the encoder's top layers on every label (the lower layers stay frozen), write the delta.
 
@@ -112,7 +115,8 @@ def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpu
     if corpus and not Path(corpus).exists():
         raise InputError(f"corpus file {corpus} does not exist")
     cfg = {k: v for k, v in (("layers", layers), ("epochs", epochs), ("rank", rank),
-                             ("supcon_weight", supcon_weight), ("supcon_views", supcon_views)) if v is not None}
+                             ("supcon_weight", supcon_weight), ("supcon_views", supcon_views),
+                             ("supcon_projection", supcon_projection)) if v is not None}
     delta = finetune_encoder(s, [Path(p) for p in label_files], Path(corpus) if corpus else default_corpus_path(),
                              Path(out_file), cfg, progress=not no_progress)
     summary = {"path": str(Path(out_file).resolve()), "digest": delta.digest, "items": delta.meta["items"],
