@@ -42,6 +42,10 @@ class Settings:
     encoder_finetune: str = _s("shipped", "fine-tuned top layers applied over the encoder: shipped (the "
                                           "package's delta) | none (the plain model) | path of a delta "
                                           "written by `aisec-radar finetune-encoder`")
+    title_encoder_finetune: str = _s("shipped", "`aisec-radar train`'s titles-only specialist: its encoder delta, "
+                                                "shipped (the package's, when it has one) | none (no "
+                                                "specialist: the main model decides titles too) | path of a "
+                                                "delta written by `aisec-radar finetune-encoder`")
     topics_encoder: str = _s("base", "encoder of emerging-topic discovery: base (the plain encoder, no "
                                      "fine-tuned delta: it keeps a new theme inside one class together) | "
                                      "classifier (the classifier's own vectors: nothing extra to encode)")

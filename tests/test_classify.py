@@ -314,6 +314,15 @@ def test_train_from_store_labels_gates_promotion(tmp_path: Path) -> None:
     train_line = next(line for line in card.splitlines() if "aisec-radar train" in line)
     assert f"--db {Path(s.db_path).resolve()} " in train_line  # curator labels came from this store
     assert train_line.endswith(f"--out {Path(rep.path).resolve()}")
+    # the package's titles-only specialist (when it ships one) is rebuilt with its own fine-tuning options
+    from aisec_radar.classify.finetune import EncoderDelta, title_delta_path
+
+    tdelta = title_delta_path(s)
+    assert (rep.title_model is not None) == (tdelta is not None)
+    assert (ClassifierModel.load(rep.path).title_model is not None) == (tdelta is not None)
+    if tdelta is not None:
+        weight = EncoderDelta.load(tdelta).meta["config"]["supcon_weight"]
+        assert f"--supcon-weight {weight} --out " in card and "title/encoder_delta.npz" in card
     with connect(s.db_path, read_only=True) as con:
         models = {m["model_version"]: m for m in list_models(con)}
     assert models[rep.model_version]["promoted"] is rep.promoted
@@ -741,3 +750,84 @@ def test_title_vote_moves_the_titles_only_view_alone_and_round_trips(tiny_model_
     assert f"nearest labelled titles ({len(TINY)} titles" in write_model_card(again, tmp_path / "again").read_text()
     plain.save(tmp_path / "plain")
     assert "nearest labelled titles" not in write_model_card(plain, tmp_path / "plain").read_text()
+
+
+@pytest.mark.slow
+def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model with a titles-only specialist: titles go to it (its encoder, its heads, its cache key),
+    papers with an abstract to the main model; it round-trips through the artifact, and a folder whose
+    specialist went missing is a clear error, not a silent fall-back."""
+    from aisec_radar.classify import classify_pending, encoder_model_key, evaluate_file
+    from aisec_radar.classify.builder import attach_title_model, build_model
+    from aisec_radar.classify.encoder import encode_texts, paper_text
+    from aisec_radar.classify.finetune import EncoderDelta
+    from aisec_radar.classify.predict import Predictor
+    from aisec_radar.errors import ClassifyError
+    from aisec_radar.store import connect, transaction
+    from aisec_radar.store.embeddings import count_embeddings
+    from aisec_radar.store.papers import upsert_papers
+    from aisec_radar.store.predictions import current_predictions
+
+    monkeypatch.setenv("AISEC_RADAR_ENCODER_CACHE", str(tmp_path / "enc"))
+    s = _settings(tmp_path, encoder_finetune="none")
+    # the specialist's encoder: the plain model with one changed bias (a real delta file, materialised)
+    bias = "encoder.layer.5.output.dense.bias::d"
+    delta = EncoderDelta({bias: np.random.default_rng(0).normal(0, 0.5, 384).astype(np.float32)},
+                         {"config": {"supcon_weight": 0.5}}).save(tmp_path / "title_delta.npz")
+    ts = replace(s, encoder_finetune=str(delta))
+    examples = [Example(id=f"t{i}", title=t, abstract="", label=lab, role=None, source="file")
+                for i, (t, lab) in enumerate(TINY)]
+    texts = [paper_text(e.title) for e in examples]
+    cfg = {"C_relevance": 10.0, "C_type": 10.0, "C_type_title": 10.0}
+    vecs, tvecs = encode_texts(s, texts), encode_texts(ts, texts)
+    assert not np.allclose(vecs, tvecs, atol=1e-3)  # the two encoders differ
+    main = build_model(s, examples, {"title": vecs, "full": vecs}, cfg, k=3)
+    # a specialist that tells poisoning and membership inference the other way round: whichever
+    # model decided a title shows in its label
+    swap = {"poisoning": "membership_inference", "membership_inference": "poisoning"}
+    swapped = [replace(e, label=swap.get(e.label, e.label)) for e in examples]
+    spec = build_model(ts, swapped, {"title": tvecs, "full": tvecs}, cfg, k=3)
+    alone, alone_dir = main.model_version, main.save(tmp_path / "alone")
+    attach_title_model(main, spec, delta)
+    assert main.model_version not in (alone, spec.model_version)
+    assert main.meta["metrics"]["titles"] == spec.meta["metrics"]["titles"]
+    folder = main.save(tmp_path / "model")
+    loaded = ClassifierModel.load(folder)
+    assert loaded.model_version == main.model_version and loaded.title_model is not None
+    assert loaded.title_model.model_version == spec.model_version
+    assert loaded.title_delta == folder / "title" / "encoder_delta.npz" and loaded.title_delta.exists()
+
+    sc = replace(s, classifier_path=str(folder))
+    with transaction(sc.db_path) as con:
+        upsert_papers(con, _papers())  # three with an abstract, one title alone
+    c1 = classify_pending(sc, progress=False)
+    assert c1["classified"] == 4 and c1["encoded"] == 4
+    with connect(sc.db_path, read_only=True) as con:
+        preds = current_predictions(con)
+        assert count_embeddings(con, encoder_model_key(s)) == 3
+        assert count_embeddings(con, encoder_model_key(ts)) == 1
+    assert {p.model_version for p in preds.values()} == {main.model_version}  # one version: none stale
+    assert preds["2601.00004"].explanation["title_model"] == spec.model_version
+    assert preds["2601.00004"].explanation["view"] == "title"
+    assert "title_model" not in preds["2601.00001"].explanation
+    # what the specialist itself says of that title, on its own vectors
+    title = _papers()[3].title
+    own = Predictor(spec, load_taxonomy(), sc.target_precision).predict(
+        [("x", title, "", "")], encode_texts(ts, [paper_text(title)]))[0]
+    assert preds["2601.00004"].type_scores == own.type_scores
+    assert preds["2601.00004"].labels[0] == own.labels[0] == "membership_inference"  # the backdoor title, swapped
+    c2 = classify_pending(sc, all_papers=True, progress=False)
+    assert c2["classified"] == 4 and c2["encoded"] == 0 and c2["cached"] == 4  # both caches hit
+
+    f = tmp_path / "eval.jsonl"  # eval routes the same way
+    f.write_text(json.dumps({"title": title, "attack": "membership_inference"}) + "\n")
+    assert evaluate_file(sc, f)["accuracy"] == 1.0
+    assert evaluate_file(replace(sc, classifier_path=str(alone_dir)), f)["accuracy"] == 0.0  # the main model alone
+
+    (folder / "title" / "weights.npz").unlink()
+    with pytest.raises(ClassifyError, match="weights.npz|title"):
+        ClassifierModel.load(folder)
+    main.title_model = None
+    main.save(folder)  # saved without a specialist: the stale one's files go
+    assert ClassifierModel.load(folder).title_model is None
+    assert not (folder / "title" / "encoder_delta.npz").exists()

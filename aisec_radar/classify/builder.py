@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,7 @@ class TrainReport:
     reason: str
     metrics: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    title_model: str | None = None  # the titles-only specialist's version, when the model has one
 
 
 def _id_texts(settings: Settings, ids: set[str], corpus_path: Path | None) -> dict[str, tuple[str, str]]:
@@ -327,11 +328,29 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     return model
 
 
+def attach_title_model(model: ClassifierModel, title_model: ClassifierModel, delta: Path) -> None:
+    """Make `title_model` the titles-only specialist of `model`: it decides every input without an
+    abstract, so the titles figures (and the promotion score) are its own; the version names both."""
+    from aisec_radar.classify.finetune import delta_digest
+
+    model.title_model, model.title_delta = title_model, Path(delta)
+    metrics = model.meta.setdefault("metrics", {})
+    if "titles" in metrics:
+        model.meta["main_model_titles"] = metrics["titles"]
+    if "titles" in title_model.meta.get("metrics", {}):
+        metrics["titles"] = title_model.meta["metrics"]["titles"]
+    metrics["cv_score"] = cv_score(metrics)
+    model.meta["metrics_summary"] = {"cv_score": metrics["cv_score"]}
+    model.meta["title_encoder_key"] = title_model.encoder_key
+    both = f"{model.model_version}+{title_model.model_version}+{delta_digest(Path(delta))}"
+    model.model_version = "m" + hashlib.sha256(both.encode()).hexdigest()[:12]
+
+
 def rebuild_command(settings: Settings, label_files: list[Path], corpus_path: Path | None, folder: Path,
                     curator_labels: int) -> str:
     """The commands that rebuild a model, for its card: the encoder delta's (when the settings use
     one) and `train`'s, with the same inputs, so a card never has to be completed by hand."""
-    from aisec_radar.classify.finetune import delta_path
+    from aisec_radar.classify.finetune import FINETUNE_DEFAULTS, EncoderDelta, delta_path, title_delta_path
 
     def show(p: Path | str) -> str:  # relative to here when that stays readable (../shared/...)
         rel = os.path.relpath(Path(p).resolve())
@@ -347,6 +366,14 @@ def rebuild_command(settings: Settings, label_files: list[Path], corpus_path: Pa
         lines.append(f"aisec-radar finetune-encoder --db {db} {inputs} --out {show(delta)}")
         if settings.encoder_finetune not in ("shipped", "none"):
             env += f" AISEC_RADAR_ENCODER_FINETUNE={show(delta)}"
+    title_delta = title_delta_path(settings)
+    if title_delta is not None:  # the specialist's delta: its own fine-tuning options, from its metadata
+        tcfg = EncoderDelta.load(title_delta).meta.get("config", {})
+        flags = "".join(f" --{k.replace('_', '-')} {tcfg[k]}" for k in TITLE_DELTA_FLAGS
+                        if k in tcfg and tcfg[k] != FINETUNE_DEFAULTS[k])
+        lines.append(f"aisec-radar finetune-encoder --db {db} {inputs}{flags} --out {show(title_delta)}")
+        if settings.title_encoder_finetune not in ("shipped", "none"):
+            env += f" AISEC_RADAR_TITLE_ENCODER_FINETUNE={show(title_delta)}"
     lines.append(f"{env} aisec-radar train --db {db} {inputs} --out {show(folder)}")
     return "\n".join(lines)
 
@@ -366,6 +393,10 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
                 f"titles people labelled; k {model.title_vote['k_relevance']:g} / {model.title_vote['k_type']:g}) "
                 f"blended into its relevance (weight {model.title_vote['relevance_weight']:g}) and type "
                 f"(weight {model.title_vote['type_weight']:g}) probabilities"] if model.title_vote else []),
+             *([f"- titles-only specialist {model.title_model.model_version}: the same heads and labels over its own "
+                f"encoder delta ({model.title_model.encoder_key}); it decides every input without an abstract, "
+                "so the `titles` figures below are its own (the main model's: macro-F1 "
+                f"{model.meta.get('main_model_titles', {}).get('macro_f1', 'n/a')})"] if model.title_model else []),
              "- training data (examples per source): " + ", ".join(
                  f"{k} {v}" for k, v in sorted(model.meta.get("training_data", {}).items())),
              "- config: `" + json.dumps(model.meta.get("config", {}), sort_keys=True) + "`", ""]
@@ -409,6 +440,8 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
 
 
 MIN_CURATOR_COMPARE = 20
+# fine-tuning options `aisec-radar finetune-encoder` takes, as a rebuild command names them
+TITLE_DELTA_FLAGS = ("layers", "epochs", "rank", "supcon_weight", "supcon_views", "supcon_projection")
 
 
 def _compare_scores(settings: Settings, new: ClassifierModel, current: ClassifierModel,
@@ -422,15 +455,23 @@ def _compare_scores(settings: Settings, new: ClassifierModel, current: Classifie
     such flattery for curator labels without an abstract).
     Otherwise the recorded cross-validated scores are compared.
     """
-    from aisec_radar.classify.predict import Predictor
+    from aisec_radar.classify.predict import Predictor, routes
 
     cur = [i for i, e in enumerate(examples) if e.source == "curator"]
     m = new.meta.get("metrics", {}).get("curator")
     if m and len(cur) >= MIN_CURATOR_COMPARE:
         taxonomy = load_taxonomy(settings.taxonomy_path or None)
         items = [(examples[i].id or "", examples[i].title, examples[i].abstract, "") for i in cur]
-        preds = Predictor(current, taxonomy, settings.target_precision).predict(items, emb["full"][cur])
-        stored = [current.top_label(p.relevance, p.labels) for p in preds]
+        stored = [""] * len(cur)
+        for route in routes(current, settings, [bool((examples[i].abstract or "").strip()) for i in cur]):
+            # titles-only labels go to the current model's specialist, on its own vectors, as in classify
+            rows = [cur[j] for j in route.rows]
+            vecs = emb["full"][rows] if route.model is current else encode_texts(
+                route.settings, [paper_text(examples[i].title) for i in rows])
+            preds = Predictor(route.model, taxonomy, settings.target_precision).predict(
+                [items[j] for j in route.rows], vecs)
+            for j, p in zip(route.rows, preds, strict=True):
+                stored[j] = current.top_label(p.relevance, p.labels)
         rep = score([examples[i].label for i in cur], stored, [True] * len(cur), taxonomy.type_ids)
         new_score = round((m["macro_f1"] + m["relevance"]["f1"]) / 2, 4)
         cur_score = round((rep["macro_f1"] + rep["relevance"]["f1"]) / 2, 4)
@@ -445,8 +486,14 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
     """Retrain from every label; promote the new model only if its CV score is not worse."""
     corpus_path = corpus_path or default_corpus_path()
     examples, summary = assemble(settings, [Path(p) for p in label_files], corpus_path, pool_size)
+    from aisec_radar.classify.finetune import title_delta_path
+
     emb = embed_examples(settings, examples, progress)
     model = build_model(settings, examples, emb, cfg)
+    title_delta = title_delta_path(settings)
+    if title_delta is not None:  # the titles-only specialist: the same labels over its own encoder delta
+        ts = replace(settings, encoder_finetune=str(title_delta))
+        attach_title_model(model, build_model(ts, examples, embed_examples(ts, examples, progress), cfg), title_delta)
     model.meta["training_data"].update({"skipped_no_text": summary.get("skipped_no_text", 0)})
     folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
     model.save(folder)
@@ -464,7 +511,9 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
         promoted, reason = False, (f"{basis}: {new_score:.4f} < current {current.model_version} {cur_score:.4f}; "
                                    "kept the current model")
     report = {"path": str(folder.resolve()), "reason": reason, "metrics": model.meta["metrics"],
-              "training_data": model.meta["training_data"], "encoder_key": model.encoder_key}
+              "training_data": model.meta["training_data"], "encoder_key": model.encoder_key,
+              **({"title_model": model.title_model.model_version,
+                  "title_encoder_key": model.title_model.encoder_key} if model.title_model else {})}
     with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
         register_model(con, model.model_version, model.taxonomy_version, report, promoted=promoted)
         if not promoted:
@@ -472,4 +521,5 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
             if pm is None:  # keep the shipped/current model registered as the one in force
                 register_model(con, current.model_version, current.taxonomy_version,
                                {"source": "current", "metrics": current.meta.get("metrics", {})}, promoted=False)
-    return TrainReport(model.model_version, promoted, reason, model.meta["metrics"], str(folder))
+    return TrainReport(model.model_version, promoted, reason, model.meta["metrics"], str(folder),
+                       model.title_model.model_version if model.title_model else None)

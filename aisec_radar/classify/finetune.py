@@ -167,15 +167,29 @@ def shipped_delta_path() -> Path:
 
 def delta_path(settings: Settings) -> Path | None:
     """The delta these settings select: 'shipped' (the package's, when it has one), 'none', or a file."""
-    v = (settings.encoder_finetune or "none").strip()
+    return _chosen_delta(settings.encoder_finetune, shipped_delta_path(), "encoder_finetune")
+
+
+def shipped_title_delta_path() -> Path:
+    from aisec_radar.classify.model import TITLE_DIR
+
+    return Path(__file__).parent / "model" / TITLE_DIR / DELTA_NAME
+
+
+def title_delta_path(settings: Settings) -> Path | None:
+    """The delta of the titles-only specialist `train` builds (setting title_encoder_finetune), or None."""
+    return _chosen_delta(settings.title_encoder_finetune, shipped_title_delta_path(), "title_encoder_finetune")
+
+
+def _chosen_delta(value: str, shipped: Path, setting: str) -> Path | None:
+    v = (value or "none").strip()
     if v == "none":
         return None
     if v == "shipped":
-        p = shipped_delta_path()
-        return p if p.exists() else None
+        return shipped if shipped.exists() else None
     p = Path(v)
     if not p.exists():
-        raise ClassifyError(f"encoder delta {p} (setting encoder_finetune) does not exist; "
+        raise ClassifyError(f"encoder delta {p} (setting {setting}) does not exist; "
                             "use 'shipped', 'none' or the path of a file written by `aisec-radar finetune-encoder`")
     return p
 

@@ -8,6 +8,10 @@ Decision structure (hierarchical): a relevance head (in_taxonomy / other_aisec /
 then a type head over the nine types trained on in-taxonomy papers, and a role head. Titles-only
 inputs and title+abstract inputs get their own relevance and type heads ("title" / "full" views)
 because the two populations differ (curated lists vs the raw stream). Axes are never predicted.
+
+A model may carry a titles-only specialist in ``title/`` (its own heads over its own encoder delta,
+``title/encoder_delta.npz``): titles-only inputs are then encoded and decided by it, everything with
+an abstract by the main model. Both are trained on the same labels; see docs/classifier.md.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ VIEWS = ("title", "full")
 SECONDARY_MIN = 0.35  # a further type is assigned when its conditional probability reaches this
 
 
+TITLE_DIR = "title"  # the titles-only specialist's sub-folder of an artifact
 FLAT_EXTRA = ("other_aisec", "not_relevant")  # the flat head's classes: the nine types, then these
 
 
@@ -176,6 +181,9 @@ class ClassifierModel:
     # types + FLAT_EXTRA, per-row weights in the type and relevance votes)
     title_vote: dict[str, float] = field(default_factory=dict)
     title_bank: dict[str, np.ndarray] = field(default_factory=dict)
+    # the titles-only specialist (None = the main model decides titles too) and its encoder delta file
+    title_model: ClassifierModel | None = None
+    title_delta: Path | None = None
 
     # ---------- features ----------
     def features(self, emb: np.ndarray, cue_feats: np.ndarray, terms: list[list[str]] | None = None) -> np.ndarray:
@@ -267,8 +275,29 @@ class ClassifierModel:
                      "vocab": list(self.vocab), "bow_scale": self.bow_scale,
                      "decision_bias": self.decision_bias, "flat_weight": self.flat_weight,
                      "title_vote": self.title_vote})
+        if self.title_model is not None:
+            meta["title_model"] = self.title_model.model_version
         (folder / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+        self._save_title_model(folder / TITLE_DIR)
         return folder
+
+    def _save_title_model(self, sub: Path) -> None:
+        """The specialist and a copy of its encoder delta in `sub`; a stale specialist there is removed
+        (loading a folder must never attach one the model was not trained with)."""
+        import shutil
+
+        from aisec_radar.classify.finetune import DELTA_NAME
+
+        if self.title_model is None:
+            for name in ("meta.json", "weights.npz", DELTA_NAME):
+                (sub / name).unlink(missing_ok=True)
+            return
+        if self.title_delta is None or not Path(self.title_delta).exists():
+            raise ClassifyError(f"title model {self.title_model.model_version} has no encoder delta file to save")
+        self.title_model.save(sub)
+        target = sub / DELTA_NAME
+        if not target.exists() or target.resolve() != Path(self.title_delta).resolve():
+            shutil.copyfile(self.title_delta, target)
 
     @classmethod
     def load(cls, folder: str | Path) -> ClassifierModel:
@@ -290,7 +319,15 @@ class ClassifierModel:
                                          temperature=float(hm["temperature"]))
         nb = {k[3:]: v for k, v in arrays.items() if k.startswith("nb.")}
         known = {"heads", "calibration", "types", "cue_labels", "cue_scale", "model_version", "taxonomy_version",
-                 "encoder_key", "vocab", "bow_scale", "decision_bias", "flat_weight", "title_vote"}
+                 "encoder_key", "vocab", "bow_scale", "decision_bias", "flat_weight", "title_vote", "title_model"}
+        title_model, title_delta = None, None
+        if meta.get("title_model"):
+            from aisec_radar.classify.finetune import DELTA_NAME
+
+            title_model, title_delta = cls.load(folder / TITLE_DIR), folder / TITLE_DIR / DELTA_NAME
+            if title_model.model_version != meta["title_model"] or not title_delta.exists():
+                raise ClassifyError(f"classifier artifact {folder}: its title model {meta['title_model']} is "
+                                    f"missing or replaced in {folder / TITLE_DIR}")
         return cls(model_version=meta["model_version"], taxonomy_version=meta["taxonomy_version"],
                    encoder_key=meta["encoder_key"], types=tuple(meta["types"]),
                    cue_labels=tuple(meta["cue_labels"]), cue_scale=float(meta["cue_scale"]), heads=heads,
@@ -300,7 +337,7 @@ class ClassifierModel:
                    decision_bias={k: float(v) for k, v in (meta.get("decision_bias") or {}).items()},
                    flat_weight=float(meta.get("flat_weight", 0.0)),
                    title_vote={k: float(v) for k, v in (meta.get("title_vote") or {}).items()},
-                   title_bank=_title_bank_from(arrays, nb))
+                   title_bank=_title_bank_from(arrays, nb), title_model=title_model, title_delta=title_delta)
 
 
 def _shared_rows(vecs: np.ndarray, bank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

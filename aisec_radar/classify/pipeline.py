@@ -7,12 +7,13 @@ curator labels for neighbours), then per chunk encode -> predict -> one short wr
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
-from aisec_radar.classify.predict import NeighbourBank, Predictor, load_model
+from aisec_radar.classify.predict import NeighbourBank, Predictor, Route, load_model, routes
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.embeddings import get_embeddings, put_embeddings
 from aisec_radar.store.predictions import (
@@ -62,29 +63,54 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
     key = check_encoder(model.encoder_key, model.model_version, settings)
     with connect(settings.db_path, read_only=False, timeout=settings.lock_timeout) as con:
         todo = papers_to_classify(con, model.model_version, taxonomy.version, all_papers)
-        cached = get_embeddings(con, key, [t[3] for t in todo])
         labelled = labelled_papers(con)
-        lab_vecs = get_embeddings(con, key, [t[3] for t in labelled])
+        # per route (the main model; its titles-only specialist, if any): its encoder's cache key, the
+        # cached vectors of its papers, and the curator-labelled papers it can cite as neighbours
+        groups = []
+        for route in routes(model, settings, [bool((t[2] or "").strip()) for t in todo]):
+            rkey = key if route.model is model else check_encoder(route.model.encoder_key,
+                                                                  route.model.model_version, route.settings)
+            papers = [todo[i] for i in route.rows]
+            lab_vecs = get_embeddings(con, rkey, [t[3] for t in labelled])
+            groups.append((route, rkey, papers, get_embeddings(con, rkey, [t[3] for t in papers]), lab_vecs))
         register_model(con, model.model_version, model.taxonomy_version,
                        {"source": "classify", "encoder_key": model.encoder_key,
                         **model.meta.get("metrics_summary", {})}, promoted=False)
     counts = {"papers": len(todo), "classified": 0, "auto": 0, "needs_review": 0, "in_taxonomy": 0,
               "other_aisec": 0, "not_relevant": 0, "encoded": 0, "cached": 0}
-    bank = None
-    have = [t for t in labelled if t[3] in lab_vecs]
-    if have:
-        bank = NeighbourBank(np.stack([lab_vecs[t[3]] for t in have]), [t[0] for t in have], [t[1] for t in have],
-                             [t[4][0] for t in have], "curator")
     if not todo:
         return counts
-    predictor: Predictor | None = None
-    # Encode the uncached ones in length order (less padding), keep cached ones as they are.
-    order = sorted(range(len(todo)), key=lambda i: (todo[i][3] in cached, len(todo[i][1]) + len(todo[i][2])))
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc="classifying", unit="paper")
+    for route, rkey, papers, cached, lab_vecs in groups:
+        bank = None
+        have = [t for t in labelled if t[3] in lab_vecs]
+        if have:  # a specialist without cached vectors of them cites its own training papers instead
+            bank = NeighbourBank(np.stack([lab_vecs[t[3]] for t in have]), [t[0] for t in have],
+                                 [t[1] for t in have], [t[4][0] for t in have], "curator")
+
+        def predictor_of(route: Route = route, bank: NeighbourBank | None = bank) -> Predictor:
+            warm.join()
+            return Predictor(route.model, taxonomy, settings.target_precision, bank, version=model.model_version)
+
+        _classify_group(route.settings, rkey, papers, cached, predictor_of, counts, bar)
+    if bar is not None:
+        bar.close()
+    log.info("classified %d papers (%d encoded, %d cached)", counts["classified"], counts["encoded"], counts["cached"])
+    return counts
+
+
+def _classify_group(settings: Settings, key: str, todo: list[tuple], cached: dict[str, np.ndarray],
+                    predictor_of: Callable[[], Predictor], counts: dict[str, int], bar: Any) -> None:
+    """Encode (uncached texts only) -> predict -> write, CHUNK papers at a time, for one route.
+
+    The predictor is made after the first chunk is encoded: spaCy's pipeline builds meanwhile."""
+    predictor: Predictor | None = None
+    # Encode the uncached ones in length order (less padding), keep cached ones as they are.
+    order = sorted(range(len(todo)), key=lambda i: (todo[i][3] in cached, len(todo[i][1]) + len(todo[i][2])))
     for start in range(0, len(order), CHUNK):
         chunk = [todo[i] for i in order[start:start + CHUNK]]
         missing = [t for t in chunk if t[3] not in cached]
@@ -102,9 +128,7 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
             counts["encoded"] += len(texts)
         counts["cached"] += len(chunk) - len(missing)
         emb = np.stack([cached[t[3]] if t[3] in cached else new_vecs[t[3]] for t in chunk])
-        if predictor is None:
-            warm.join()
-            predictor = Predictor(model, taxonomy, settings.target_precision, bank)
+        predictor = predictor or predictor_of()
         preds = predictor.predict(chunk, emb)
         with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
             put_embeddings(con, key, new_vecs)
@@ -116,7 +140,3 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
             counts[p.relevance] += 1
         if bar is not None:
             bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    log.info("classified %d papers (%d encoded, %d cached)", counts["classified"], counts["encoded"], counts["cached"])
-    return counts

@@ -57,6 +57,36 @@ def prediction_axes(pred: Prediction, taxonomy: Taxonomy, axis_map: str | None =
 
 
 @dataclass
+class Route:
+    """The rows one model decides and the settings whose encoder makes their vectors."""
+
+    model: ClassifierModel
+    settings: Settings
+    rows: list[int]
+    view: str  # "all" (no specialist), "full" or "title"
+
+
+def routes(model: ClassifierModel, settings: Settings, has_abstract: list[bool]) -> list[Route]:
+    """Split rows between the main model and its titles-only specialist (when it has one).
+
+    Why: a titles-only input is short and reads differently; the specialist's own fine-tuned layers
+    place titles better without moving the vectors of papers with an abstract (docs/classifier.md)."""
+    from dataclasses import replace
+
+    n = len(has_abstract)
+    if model.title_model is None or model.title_delta is None:
+        return [Route(model, settings, list(range(n)), "all")] if n else []
+    full = [i for i in range(n) if has_abstract[i]]
+    title = [i for i in range(n) if not has_abstract[i]]
+    out = []
+    if full:
+        out.append(Route(model, settings, full, "full"))
+    if title:
+        out.append(Route(model.title_model, replace(settings, encoder_finetune=str(model.title_delta)), title, "title"))
+    return out
+
+
+@dataclass
 class NeighbourBank:
     vecs: np.ndarray  # (n, d) float32, normalised
     ids: list[str]
@@ -82,10 +112,13 @@ class Predictor:
     """Turns encoded papers into Predictions under one model, taxonomy and target precision."""
 
     def __init__(self, model: ClassifierModel, taxonomy: Taxonomy, target_precision: float,
-                 curator_bank: NeighbourBank | None = None) -> None:
+                 curator_bank: NeighbourBank | None = None, version: str | None = None) -> None:
+        """`version`: the model version predictions record, when `model` is the titles-only specialist
+        of that model (a paper is stale when its prediction's version is not the artifact's)."""
         from aisec_radar.classify.cues import CueMatcher
 
         self.model = model
+        self.version = version or model.model_version
         self.taxonomy = taxonomy
         self.cues: CueMatcher = CueMatcher(taxonomy)
         unknown = [t for t in model.types if t not in taxonomy.type_ids]
@@ -163,7 +196,9 @@ class Predictor:
             expl = {"cues": cues, "neighbours": neighbours[i],
                     "relevance": {r: round(float(p), 4) for r, p in zip(RELEVANCE, rel_p, strict=False)},
                     "threshold": round(float(thr), 4), "view": view}
-            preds.append(Prediction(arxiv_id=aid, model_version=self.model.model_version,
+            if self.version != self.model.model_version:
+                expl["title_model"] = self.model.model_version
+            preds.append(Prediction(arxiv_id=aid, model_version=self.version,
                                     taxonomy_version=self.taxonomy.version, relevance=relevance,
                                     type_scores={k: round(v, 5) for k, v in scores.items()}, labels=labels,
                                     role=role, modality=modality, confidence=round(conf, 5), status=status,

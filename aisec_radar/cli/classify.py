@@ -42,17 +42,21 @@ def classify_cmd(ctx: click.Context, all_papers: bool, no_progress: bool, as_jso
               help="Corpus papers to add as low-weight pseudo-negatives (default 0; see docs/classifier.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write the artifact here (default: <db folder>/models/<version>).")
+@click.option("--title-encoder", default=None,
+              help="Encoder delta of the titles-only specialist: shipped | none | FILE.npz "
+                   "(setting title_encoder_finetune; default shipped).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @db_option
 @click.pass_context
 def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, pool_size: int | None,
-              out_dir: str | None, no_progress: bool, as_json: bool, db_path: str | None) -> None:
+              out_dir: str | None, title_encoder: str | None, no_progress: bool, as_json: bool,
+              db_path: str | None) -> None:
     """Retrain from all labels; promote the new model only if its cross-validated score is not worse."""
     from aisec_radar.classify import train
     from aisec_radar.errors import InputError
 
-    s = get_settings(ctx, db_path=db_path)
+    s = get_settings(ctx, db_path=db_path, title_encoder_finetune=title_encoder)
     if corpus and not Path(corpus).exists():
         raise InputError(f"corpus file {corpus} does not exist")
     rep = train(s, [Path(p) for p in label_files], progress=not no_progress,
@@ -60,12 +64,13 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
                 **({"pool_size": pool_size} if pool_size is not None else {}))
     if as_json:
         echo_json({"model_version": rep.model_version, "promoted": rep.promoted, "reason": rep.reason,
-                   "path": rep.path, "metrics": rep.metrics})
+                   "path": rep.path, "metrics": rep.metrics, "title_model": rep.title_model})
         return
     m = rep.metrics
     click.echo(f"model {rep.model_version} written to {rep.path}")
     if "titles" in m:
-        click.echo(f"  CV titles-only: macro-F1 {m['titles']['macro_f1']:.3f} (n={m['titles']['n']})")
+        who = " (titles-only specialist)" if rep.title_model else ""
+        click.echo(f"  CV titles-only{who}: macro-F1 {m['titles']['macro_f1']:.3f} (n={m['titles']['n']})")
     if "stream_full" in m:
         r = m["stream_full"]["relevance"]
         click.echo(f"  CV stream (title+abstract): relevance P {r['precision']:.3f} R {r['recall']:.3f} "
