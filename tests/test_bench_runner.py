@@ -40,3 +40,21 @@ def test_discover_filters_by_area() -> None:
     assert "bench_encoder" not in [p.stem for p in ra.discover(set(), {"encoder"})]
     assert sys.executable  # the runner uses the current interpreter for every script
     assert "core" in ra.machine()
+
+
+def test_routed_cv_takes_titles_from_the_specialist_and_the_rest_from_the_main_run() -> None:
+    import pytest
+
+    rc = load_bench("routed_cv")
+
+    def run(tag: str, n_titles: int = 3, folds: int = 5) -> dict:
+        sets = {"titles": {"n": n_titles, "macro_f1": tag}, "stream_full": {"n": 7, "macro_f1": tag}}
+        return {"folds": folds, "config": {"tag": tag}, "metrics": sets, "metrics_full": sets}
+
+    res = rc.routed(run("main"), run("title"))
+    assert res["metrics"]["titles"]["macro_f1"] == "title" and res["metrics_full"]["titles"]["macro_f1"] == "title"
+    assert res["metrics"]["stream_full"]["macro_f1"] == "main"
+    with pytest.raises(ValueError, match="titles: 3 vs 4"):
+        rc.routed(run("main"), run("title", n_titles=4))
+    with pytest.raises(ValueError, match="different folds"):
+        rc.routed(run("main"), run("title", folds=3))
