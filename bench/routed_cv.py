@@ -1,12 +1,14 @@
 """Nested-CV figures of a model with a titles-only specialist, from two runs of bench/finetune_cv.py.
 
-A routed model sends every input without an abstract to its specialist and everything else to the
-main model; the two are trained independently on the same labels. So its out-of-fold figures are
-exactly those of two nested runs on the same folds: the titles set from the specialist's run
-(`--title`), every set with abstracts from the main model's run (`--main`). Nothing is re-fitted
-here; the script checks the runs are comparable (same folds, same sets) and prints the table.
+A routed model stores, for a title alone, the specialist's label unless the main model's is
+not_relevant (`predict.overrule`), and the main model's for everything with an abstract. The two are
+trained independently on the same labels, so the routed model's out-of-fold figures follow exactly
+from two nested runs on the same folds: every set with abstracts from the main recipe's run, and
+the titles from both runs' out-of-fold probabilities (`--probs` of finetune_cv.py) put through that
+rule. Nothing is re-fitted here. Prints one line per set and, with --out, writes the JSON.
 
-    python bench/routed_cv.py --main MAIN.json --title TITLE.json [--out FILE.json]
+    python bench/routed_cv.py --main MAIN.json --main-probs MAIN.npz --title TITLE.json
+        --title-probs TITLE.npz [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -17,41 +19,76 @@ import sys
 from pathlib import Path
 from typing import Any
 
-TITLE_SETS = ("titles",)  # the sets scored on titles alone; every other set has abstracts
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+TITLE_SETS = ("titles",)  # titles-only sets the --probs files hold: routed by the rule
+# titles-only sets a --probs file does not hold: the routed model's figure cannot be assembled, so left out
+UNROUTED = ("stream_titles_only",)
 
 
-def routed(main: dict[str, Any], title: dict[str, Any]) -> dict[str, Any]:
-    """The routed model's metrics: titles-only sets from `title`, the rest from `main`."""
+def stored_labels(probs: Any, name: str) -> list[str]:
+    """The labels a model stores for set `name` of a finetune_cv.py --probs file (its own decision)."""
+    from aisec_radar.classify.model import ClassifierModel
+
+    types = tuple(str(t) for t in probs["types"])
+    model = ClassifierModel(model_version="", taxonomy_version="", encoder_key="", types=types, cue_labels=(),
+                            cue_scale=0.0, heads={}, decision_bias={"title": float(probs[f"{name}_bias"])})
+    p = {"relevance": probs[f"{name}_rel"], "type": probs[f"{name}_type"],
+         "full": np.zeros(len(probs[f"{name}_rel"]), dtype=bool)}
+    out = []
+    for i in range(len(p["relevance"])):
+        relevance, labels, _, _ = model.decide(p, i)
+        out.append(model.top_label(relevance, labels))
+    return out
+
+
+def routed(main: dict[str, Any], title: dict[str, Any], main_probs: Any, title_probs: Any) -> dict[str, Any]:
+    """The routed model's metrics: titles-only sets by the rule over both runs, the rest from `main`."""
+    from aisec_radar.classify.builder import routed_report
+
     if main.get("folds") != title.get("folds"):
         raise ValueError(f"the runs used different folds ({main.get('folds')} vs {title.get('folds')})")
     out: dict[str, Any] = {"name": "routed_nested_cv", "main_config": main.get("config"),
-                           "title_config": title.get("config"), "folds": main.get("folds")}
-    for key in ("metrics", "metrics_full"):
-        a, b = main.get(key, {}), title.get(key, {})
-        if set(a) != set(b):
-            raise ValueError(f"the runs scored different sets: {sorted(a)} vs {sorted(b)}")
-        for name in TITLE_SETS:
-            if name in a and a[name].get("n") != b[name].get("n"):
-                raise ValueError(f"set {name}: {a[name].get('n')} vs {b[name].get('n')} papers")
-        out[key] = {name: (b if name in TITLE_SETS else a)[name] for name in a}
+                           "title_config": title.get("config"), "folds": main.get("folds"),
+                           "metrics_full": {k: v for k, v in main["metrics_full"].items()
+                                            if isinstance(v, dict) and k not in UNROUTED},
+                           "title_alone": {}, "main_alone": {}}
+    for name in TITLE_SETS:
+        y = [str(v) for v in main_probs[f"{name}_label"]]
+        if y != [str(v) for v in title_probs[f"{name}_label"]] or \
+                not np.array_equal(main_probs[f"{name}_fold"], title_probs[f"{name}_fold"]):
+            raise ValueError(f"set {name}: the runs scored different papers or folds")
+        types = tuple(str(t) for t in main_probs["types"])
+        out["metrics_full"][name] = routed_report(y, stored_labels(main_probs, name), stored_labels(title_probs, name),
+                                                  types)
+        out["main_alone"][name] = main["metrics_full"][name]["macro_f1"]
+        out["title_alone"][name] = title["metrics_full"][name]["macro_f1"]
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--main", type=Path, required=True, help="finetune_cv.py --out of the main model's recipe")
+    ap.add_argument("--main-probs", type=Path, required=True, help="finetune_cv.py --probs of that run")
     ap.add_argument("--title", type=Path, required=True, help="finetune_cv.py --out of the specialist's recipe")
+    ap.add_argument("--title-probs", type=Path, required=True, help="finetune_cv.py --probs of that run")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     try:
-        res = routed(json.loads(args.main.read_text()), json.loads(args.title.read_text()))
+        with np.load(args.main_probs, allow_pickle=False) as mp, np.load(args.title_probs, allow_pickle=False) as tp:
+            res = routed(json.loads(args.main.read_text()), json.loads(args.title.read_text()), dict(mp), dict(tp))
     except (OSError, ValueError, KeyError) as exc:
         print(f"routed_cv: {exc}", file=sys.stderr)
         return 2
-    for name, m in res["metrics"].items():
-        who = "specialist" if name in TITLE_SETS else "main"
-        print(f"{name:22s} ({who:10s}) n={m['n']:5d} macro-F1 {m['macro_f1']:.4f} relevance P {m['precision']:.4f} "
-              f"R {m['recall']:.4f} type accuracy {m['type_accuracy']:.4f}")
+    for name, m in res["metrics_full"].items():
+        who = "routed" if name in TITLE_SETS else "main"
+        rel = m["relevance"]
+        print(f"{name:22s} ({who:6s}) n={m['n']:5d} macro-F1 {m['macro_f1']:.4f} relevance P {rel['precision']:.4f} "
+              f"R {rel['recall']:.4f} type accuracy {m['type_accuracy']}")
+    for name in TITLE_SETS:
+        print(f"{name}: main model alone {res['main_alone'][name]}, specialist alone {res['title_alone'][name]}")
     if args.out:
         args.out.write_text(json.dumps(res, indent=1))
     return 0

@@ -42,19 +42,27 @@ def test_discover_filters_by_area() -> None:
     assert "core" in ra.machine()
 
 
-def test_routed_cv_takes_titles_from_the_specialist_and_the_rest_from_the_main_run() -> None:
+def test_routed_cv_applies_the_overrule_to_both_runs_out_of_fold_labels() -> None:
+    import numpy as np
     import pytest
 
     rc = load_bench("routed_cv")
+    types = np.array(["poisoning", "jailbreak"])
+    gold = np.array(["poisoning", "not_relevant", "jailbreak"])
+    IN, NR = [0.9, 0.05, 0.05], [0.05, 0.05, 0.9]
 
-    def run(tag: str, n_titles: int = 3, folds: int = 5) -> dict:
-        sets = {"titles": {"n": n_titles, "macro_f1": tag}, "stream_full": {"n": 7, "macro_f1": tag}}
-        return {"folds": folds, "config": {"tag": tag}, "metrics": sets, "metrics_full": sets}
+    def probs(rel: list, typ: list) -> dict:
+        return {"types": types, "titles_label": gold, "titles_fold": np.array([0, 1, 2]), "titles_bias": np.array(0.0),
+                "titles_rel": np.array(rel), "titles_type": np.array(typ)}
 
-    res = rc.routed(run("main"), run("title"))
-    assert res["metrics"]["titles"]["macro_f1"] == "title" and res["metrics_full"]["titles"]["macro_f1"] == "title"
-    assert res["metrics"]["stream_full"]["macro_f1"] == "main"
-    with pytest.raises(ValueError, match="titles: 3 vs 4"):
-        rc.routed(run("main"), run("title", n_titles=4))
-    with pytest.raises(ValueError, match="different folds"):
-        rc.routed(run("main"), run("title", folds=3))
+    P, J = [0.9, 0.1], [0.1, 0.9]
+    main_p = probs([IN, NR, IN], [P, P, P])  # right, right, wrong type
+    title_p = probs([IN, IN, IN], [P, J, J])  # right, wrong (called relevant), right
+    run = {"folds": 5, "config": {}, "metrics_full": {"titles": {"macro_f1": 0.5}, "stream_full": {"n": 7}}}
+    res = rc.routed(run, run, main_p, title_p)
+    t = res["metrics_full"]["titles"]
+    assert t["accuracy"] == 1.0 and t["n"] == 3  # the specialist's labels, but the main model's not_relevant
+    assert res["metrics_full"]["stream_full"] == {"n": 7}  # sets with abstracts: the main run's
+    assert rc.stored_labels(title_p, "titles") == ["poisoning", "jailbreak", "jailbreak"]
+    with pytest.raises(ValueError, match="different papers or folds"):
+        rc.routed(run, run, main_p, {**title_p, "titles_fold": np.array([0, 1, 1])})

@@ -754,9 +754,10 @@ def test_title_vote_moves_the_titles_only_view_alone_and_round_trips(tiny_model_
 
 @pytest.mark.slow
 def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model with a titles-only specialist: titles go to it (its encoder, its heads, its cache key),
-    papers with an abstract to the main model; it round-trips through the artifact, and a folder whose
-    specialist went missing is a clear error, not a silent fall-back."""
+    """A model with a titles-only specialist: a title alone gets the specialist's label (its encoder,
+    its heads, its cache key) unless the main model calls it not_relevant; papers with an abstract
+    get the main model's. It round-trips through the artifact, and a folder whose specialist went
+    missing is a clear error, not a silent fall-back."""
     from aisec_radar.classify import classify_pending, encoder_model_key, evaluate_file
     from aisec_radar.classify.builder import attach_title_model, build_model
     from aisec_radar.classify.encoder import encode_texts, paper_text
@@ -781,16 +782,29 @@ def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monke
     cfg = {"C_relevance": 10.0, "C_type": 10.0, "C_type_title": 10.0}
     vecs, tvecs = encode_texts(s, texts), encode_texts(ts, texts)
     assert not np.allclose(vecs, tvecs, atol=1e-3)  # the two encoders differ
-    main = build_model(s, examples, {"title": vecs, "full": vecs}, cfg, k=3)
-    # a specialist that tells poisoning and membership inference the other way round: whichever
-    # model decided a title shows in its label
-    swap = {"poisoning": "membership_inference", "membership_inference": "poisoning"}
+    main_oof: dict = {}
+    main = build_model(s, examples, {"title": vecs, "full": vecs}, cfg, k=3, keep_oof=main_oof)
+    # a specialist that tells poisoning from membership inference, and jailbreak from not_relevant,
+    # the other way round: whichever model decided a title shows in its label
+    swap = {"poisoning": "membership_inference", "membership_inference": "poisoning",
+            "jailbreak": "not_relevant", "not_relevant": "jailbreak"}
     swapped = [replace(e, label=swap.get(e.label, e.label)) for e in examples]
-    spec = build_model(ts, swapped, {"title": tvecs, "full": tvecs}, cfg, k=3)
+    spec_oof: dict = {}
+    spec = build_model(ts, swapped, {"title": tvecs, "full": tvecs}, cfg, k=3, keep_oof=spec_oof)
     alone, alone_dir = main.model_version, main.save(tmp_path / "alone")
-    attach_title_model(main, spec, delta)
+    main_titles = main.meta["metrics"]["titles"]
+    with pytest.raises(ValueError, match="different titles papers"):  # out-of-fold labels of other papers
+        attach_title_model(main, spec, delta, main_oof, {"titles": (["x"], ["x"], ["x"])})
+    attach_title_model(main, spec, delta, main_oof, spec_oof)
     assert main.model_version not in (alone, spec.model_version)
-    assert main.meta["metrics"]["titles"] == spec.meta["metrics"]["titles"]
+    # the titles are scored as routed: the specialist's out-of-fold label unless the main model's is not_relevant
+    _, y, main_hat = main_oof["titles"]
+    routed = [m if m == "not_relevant" else t for m, t in zip(main_hat, spec_oof["titles"][2], strict=True)]
+    assert routed != main_hat and routed != spec_oof["titles"][2]
+    assert main.meta["metrics"]["titles"]["macro_f1"] == score(y, routed, [True] * len(y), load_taxonomy().type_ids)[
+        "macro_f1"]
+    assert main.meta["main_model_metrics"]["titles"] == main_titles
+    assert main.meta["title_model_metrics"]["titles"] == spec.meta["metrics"]["titles"]
     folder = main.save(tmp_path / "model")
     loaded = ClassifierModel.load(folder)
     assert loaded.model_version == main.model_version and loaded.title_model is not None
@@ -801,14 +815,15 @@ def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monke
     with transaction(sc.db_path) as con:
         upsert_papers(con, _papers())  # three with an abstract, one title alone
     c1 = classify_pending(sc, progress=False)
-    assert c1["classified"] == 4 and c1["encoded"] == 4
+    assert c1["classified"] == 4 and c1["encoded"] == 5  # every paper by the main model, the title by both
     with connect(sc.db_path, read_only=True) as con:
         preds = current_predictions(con)
-        assert count_embeddings(con, encoder_model_key(s)) == 3
+        assert count_embeddings(con, encoder_model_key(s)) == 4
         assert count_embeddings(con, encoder_model_key(ts)) == 1
     assert {p.model_version for p in preds.values()} == {main.model_version}  # one version: none stale
     assert preds["2601.00004"].explanation["title_model"] == spec.model_version
     assert preds["2601.00004"].explanation["view"] == "title"
+    assert preds["2601.00004"].explanation["decided_by"] == "title_model"
     assert "title_model" not in preds["2601.00001"].explanation
     # what the specialist itself says of that title, on its own vectors
     title = _papers()[3].title
@@ -819,10 +834,16 @@ def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monke
     c2 = classify_pending(sc, all_papers=True, progress=False)
     assert c2["classified"] == 4 and c2["encoded"] == 0 and c2["cached"] == 4  # both caches hit
 
-    f = tmp_path / "eval.jsonl"  # eval routes the same way
-    f.write_text(json.dumps({"title": title, "attack": "membership_inference"}) + "\n")
+    # eval routes the same way: a poisoning title the specialist (swapped) calls membership inference,
+    # and a not_relevant one it calls jailbreak, where the main model's not_relevant stands
+    f = tmp_path / "eval.jsonl"
+    rows = [{"title": "Clean-label data poisoning of image classifiers", "attack": "membership_inference"},
+            {"title": "A fast solver for sparse linear systems on GPUs", "attack": "not_relevant"}]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert evaluate_file(sc, f)["accuracy"] == 1.0
-    assert evaluate_file(replace(sc, classifier_path=str(alone_dir)), f)["accuracy"] == 0.0  # the main model alone
+    assert evaluate_file(replace(sc, classifier_path=str(alone_dir)), f)["accuracy"] == 0.5  # the main model alone
+    alone_spec = replace(spec, title_model=None).save(tmp_path / "spec_alone")
+    assert evaluate_file(replace(ts, db_path=sc.db_path, classifier_path=str(alone_spec)), f)["accuracy"] == 0.5
 
     (folder / "title" / "weights.npz").unlink()
     with pytest.raises(ClassifyError, match="weights.npz|title"):

@@ -183,9 +183,10 @@ def _stream_sample(e: Example) -> bool:
     return e.has_abstract and e.sample not in ("active", "targeted")
 
 
-def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
-                          types: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, list]]]:
-    """CV metrics per evaluation set, and the (confidence, correct) calibration pairs per view."""
+def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF, types: tuple[str, ...],
+                          keep: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, dict[str, list]]]:
+    """CV metrics per evaluation set, and the (confidence, correct) calibration pairs per view;
+    `keep` (when given) receives each set's (paper keys, true labels, out-of-fold stored labels)."""
     from sklearn.metrics import average_precision_score
 
     metrics: dict[str, Any] = {}
@@ -209,6 +210,8 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF,
         probs = T.oof_probs(oof, model.heads, view, model.flat_weight, model.title_vote)
         yhat, conf = T.stored_labels(model, probs, rows)
         y = [es.examples[i].label for i in rows]
+        if keep is not None:
+            keep[name] = ([es.examples[i].id or es.examples[i].title for i in rows], y, list(yhat))
         rep = score(y, yhat, [True] * len(y), types)
         both = [(a, b) for a, b in zip(y, yhat, strict=False) if a in types and b in types]
         rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
@@ -264,11 +267,13 @@ def cv_score(metrics: dict[str, Any]) -> float:
 
 
 def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.ndarray],
-                cfg: dict[str, Any] | None = None, k: int = 5, oof: T.OOF | None = None) -> ClassifierModel:
+                cfg: dict[str, Any] | None = None, k: int = 5, oof: T.OOF | None = None,
+                keep_oof: dict[str, Any] | None = None) -> ClassifierModel:
     """CV -> temperatures and calibration sets -> final heads on everything -> a ClassifierModel.
 
     `oof`: out-of-fold logits computed elsewhere (the nested CV of a fine-tuned encoder, where each
-    fold's vectors come from an encoder that never saw that fold) instead of CV on `emb`."""
+    fold's vectors come from an encoder that never saw that fold) instead of CV on `emb`.
+    `keep_oof`: receives each evaluation set's paper keys, true and out-of-fold stored labels."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
     cfg = {**T.DEFAULT_CONFIG, **(cfg or {})}
     for e in examples:
@@ -300,7 +305,7 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
         T.calibrate(heads, es, oof, types)
         for view, sel in (("full", _stream_sample), ("title", lambda e: not e.has_abstract)):
             model.decision_bias[view] = choose_bias(model, es, oof, view, sel, types)
-        metrics, model.calibration = _natural_view_metrics(model, es, oof, types)
+        metrics, model.calibration = _natural_view_metrics(model, es, oof, types, keep_oof)
     metrics["cv_score"] = cv_score(metrics)
     # explanations name papers people labelled: neither the pool nor the model's own (pseudo) labels
     nb = [i for i, e in enumerate(examples) if e.source not in ("pool", "pseudo")]
@@ -328,20 +333,48 @@ def build_model(settings: Settings, examples: list[Example], emb: dict[str, np.n
     return model
 
 
-def attach_title_model(model: ClassifierModel, title_model: ClassifierModel, delta: Path) -> None:
-    """Make `title_model` the titles-only specialist of `model`: it decides every input without an
-    abstract, so the titles figures (and the promotion score) are its own; the version names both."""
+TITLE_SETS = ("titles", "stream_titles_only")  # evaluation sets scored on titles alone
+
+
+def routed_report(y: list[str], main_hat: list[str], title_hat: list[str], types: tuple[str, ...]) -> dict[str, Any]:
+    """Scores of titles alone as a routed model stores them (`predict.overrule`): the specialist's
+    label unless the main model's is not_relevant. Used by `train` and bench/routed_cv.py."""
+    from aisec_radar.classify.predict import main_overrules
+
+    routed = [m if main_overrules(m) else t for m, t in zip(main_hat, title_hat, strict=True)]
+    rep = score(y, routed, [True] * len(y), types)
+    rep.pop("review_share")
+    rep.pop("auto_precision")
+    both = [(a, b) for a, b in zip(y, routed, strict=True) if a in types and b in types]
+    rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
+    return rep
+
+
+def attach_title_model(model: ClassifierModel, title_model: ClassifierModel, delta: Path,
+                       main_oof: dict[str, Any] | None = None, title_oof: dict[str, Any] | None = None) -> None:
+    """Make `title_model` the titles-only specialist of `model`; the version then names both.
+
+    With both models' out-of-fold labels, the titles-only sets are re-scored as the routed model
+    decides them (`predict.overrule`: the specialist's label unless the main model says
+    not_relevant), so the card and the promotion score describe what classify will do."""
     from aisec_radar.classify.finetune import delta_digest
 
     model.title_model, model.title_delta = title_model, Path(delta)
     metrics = model.meta.setdefault("metrics", {})
-    if "titles" in metrics:
-        model.meta["main_model_titles"] = metrics["titles"]
-    if "titles" in title_model.meta.get("metrics", {}):
-        metrics["titles"] = title_model.meta["metrics"]["titles"]
+    types = model.types
+    for name in TITLE_SETS:
+        if main_oof and title_oof and name in main_oof and name in title_oof:
+            (keys, y, main_hat), (keys2, _, title_hat) = main_oof[name], title_oof[name]
+            if keys != keys2:
+                raise ValueError(f"the two models were scored on different {name} papers")
+            rep = routed_report(y, main_hat, title_hat, types)
+            model.meta.setdefault("main_model_metrics", {})[name] = metrics.get(name)
+            model.meta.setdefault("title_model_metrics", {})[name] = title_model.meta.get("metrics", {}).get(name)
+            metrics[name] = rep
     metrics["cv_score"] = cv_score(metrics)
     model.meta["metrics_summary"] = {"cv_score": metrics["cv_score"]}
     model.meta["title_encoder_key"] = title_model.encoder_key
+    model.meta["main_model"] = model.model_version  # the main model's own version, before it names both
     both = f"{model.model_version}+{title_model.model_version}+{delta_digest(Path(delta))}"
     model.model_version = "m" + hashlib.sha256(both.encode()).hexdigest()[:12]
 
@@ -378,6 +411,17 @@ def rebuild_command(settings: Settings, label_files: list[Path], corpus_path: Pa
     return "\n".join(lines)
 
 
+def _specialist_line(model: ClassifierModel) -> str:
+    assert model.title_model is not None
+    alone = {who: (model.meta.get(f"{who}_metrics", {}).get("titles") or {}).get("macro_f1", "n/a")
+             for who in ("main_model", "title_model")}
+    return (f"- titles-only specialist {model.title_model.model_version}: the same heads and labels over its own "
+            f"encoder delta ({model.title_model.encoder_key}); it decides every input without an abstract unless "
+            "the main model calls it not_relevant, so the titles-only rows below score that rule (titles "
+            f"macro-F1: main model {model.meta.get('main_model')} alone {alone['main_model']}, specialist "
+            f"alone {alone['title_model']})")
+
+
 def write_model_card(model: ClassifierModel, folder: Path, command: str = "") -> Path:
     """MODEL_CARD.md beside the artifact: data, date, cross-validated metrics, how to rebuild."""
     m = model.meta.get("metrics", {})
@@ -393,10 +437,7 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
                 f"titles people labelled; k {model.title_vote['k_relevance']:g} / {model.title_vote['k_type']:g}) "
                 f"blended into its relevance (weight {model.title_vote['relevance_weight']:g}) and type "
                 f"(weight {model.title_vote['type_weight']:g}) probabilities"] if model.title_vote else []),
-             *([f"- titles-only specialist {model.title_model.model_version}: the same heads and labels over its own "
-                f"encoder delta ({model.title_model.encoder_key}); it decides every input without an abstract, "
-                "so the `titles` figures below are its own (the main model's: macro-F1 "
-                f"{model.meta.get('main_model_titles', {}).get('macro_f1', 'n/a')})"] if model.title_model else []),
+             *([_specialist_line(model)] if model.title_model else []),
              "- training data (examples per source): " + ", ".join(
                  f"{k} {v}" for k, v in sorted(model.meta.get("training_data", {}).items())),
              "- config: `" + json.dumps(model.meta.get("config", {}), sort_keys=True) + "`", ""]
@@ -455,23 +496,22 @@ def _compare_scores(settings: Settings, new: ClassifierModel, current: Classifie
     such flattery for curator labels without an abstract).
     Otherwise the recorded cross-validated scores are compared.
     """
-    from aisec_radar.classify.predict import Predictor, routes
+    from aisec_radar.classify.predict import Route, predict_routed
 
     cur = [i for i, e in enumerate(examples) if e.source == "curator"]
     m = new.meta.get("metrics", {}).get("curator")
     if m and len(cur) >= MIN_CURATOR_COMPARE:
         taxonomy = load_taxonomy(settings.taxonomy_path or None)
         items = [(examples[i].id or "", examples[i].title, examples[i].abstract, "") for i in cur]
-        stored = [""] * len(cur)
-        for route in routes(current, settings, [bool((examples[i].abstract or "").strip()) for i in cur]):
-            # titles-only labels go to the current model's specialist, on its own vectors, as in classify
+
+        def vectors(route: Route) -> np.ndarray:  # titles alone go to the current model's specialist too
             rows = [cur[j] for j in route.rows]
-            vecs = emb["full"][rows] if route.model is current else encode_texts(
-                route.settings, [paper_text(examples[i].title) for i in rows])
-            preds = Predictor(route.model, taxonomy, settings.target_precision).predict(
-                [items[j] for j in route.rows], vecs)
-            for j, p in zip(route.rows, preds, strict=True):
-                stored[j] = current.top_label(p.relevance, p.labels)
+            if route.model is current:
+                return emb["full"][rows]
+            return encode_texts(route.settings, [paper_text(examples[i].title) for i in rows])
+
+        preds = predict_routed(current, settings, taxonomy, items, vectors)
+        stored = [current.top_label(p.relevance, p.labels) for p in preds]
         rep = score([examples[i].label for i in cur], stored, [True] * len(cur), taxonomy.type_ids)
         new_score = round((m["macro_f1"] + m["relevance"]["f1"]) / 2, 4)
         cur_score = round((rep["macro_f1"] + rep["relevance"]["f1"]) / 2, 4)
@@ -489,11 +529,14 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
     from aisec_radar.classify.finetune import title_delta_path
 
     emb = embed_examples(settings, examples, progress)
-    model = build_model(settings, examples, emb, cfg)
+    main_oof: dict[str, Any] = {}
+    model = build_model(settings, examples, emb, cfg, keep_oof=main_oof)
     title_delta = title_delta_path(settings)
     if title_delta is not None:  # the titles-only specialist: the same labels over its own encoder delta
         ts = replace(settings, encoder_finetune=str(title_delta))
-        attach_title_model(model, build_model(ts, examples, embed_examples(ts, examples, progress), cfg), title_delta)
+        title_oof: dict[str, Any] = {}
+        title_model = build_model(ts, examples, embed_examples(ts, examples, progress), cfg, keep_oof=title_oof)
+        attach_title_model(model, title_model, title_delta, main_oof, title_oof)
     model.meta["training_data"].update({"skipped_no_text": summary.get("skipped_no_text", 0)})
     folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
     model.save(folder)

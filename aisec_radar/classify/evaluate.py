@@ -13,7 +13,7 @@ import numpy as np
 from aisec_radar.classify.data import read_label_file
 from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
 from aisec_radar.classify.pipeline import active_model
-from aisec_radar.classify.predict import Predictor, routes
+from aisec_radar.classify.predict import Route, predict_routed
 from aisec_radar.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -73,16 +73,14 @@ def stored_labels_of(settings: Settings, texts: list[tuple[str, str]], progress:
     if not texts:
         return [], []
     items = [(f"item{i}", title, abstract, "") for i, (title, abstract) in enumerate(texts)]
-    labels: list[str] = [""] * len(items)
-    auto: list[bool] = [False] * len(items)
-    for route in routes(model, settings, [bool((a or "").strip()) for _, a in texts]):
+
+    def vectors(route: Route) -> np.ndarray:
         if route.model is not model:
             check_encoder(route.model.encoder_key, route.model.model_version, route.settings)
-        predictor = Predictor(route.model, taxonomy, settings.target_precision, version=model.model_version)
-        emb = encode_texts(route.settings, [paper_text(*texts[i]) for i in route.rows], progress=progress)
-        for i, p in zip(route.rows, predictor.predict([items[i] for i in route.rows], emb), strict=True):
-            labels[i], auto[i] = route.model.top_label(p.relevance, p.labels), p.status == "auto"
-    return labels, auto
+        return encode_texts(route.settings, [paper_text(*texts[i]) for i in route.rows], progress=progress)
+
+    preds = predict_routed(model, settings, taxonomy, items, vectors)
+    return [model.top_label(p.relevance, p.labels) for p in preds], [p.status == "auto" for p in preds]
 
 
 def evaluate_file(settings: Settings, path: Path, progress: bool = False) -> dict[str, Any]:

@@ -10,8 +10,9 @@ inputs and title+abstract inputs get their own relevance and type heads ("title"
 because the two populations differ (curated lists vs the raw stream). Axes are never predicted.
 
 A model may carry a titles-only specialist in ``title/`` (its own heads over its own encoder delta,
-``title/encoder_delta.npz``): titles-only inputs are then encoded and decided by it, everything with
-an abstract by the main model. Both are trained on the same labels; see docs/classifier.md.
+``title/encoder_delta.npz``): a title alone then gets its prediction unless the main model calls it
+not_relevant (``predict.overrule``); everything with an abstract is the main model's. Both are
+trained on the same labels; see docs/classifier.md, "Session 13".
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aisec_radar.classify.encoder import check_encoder, encode_texts, paper_text
-from aisec_radar.classify.predict import NeighbourBank, Predictor, Route, load_model, routes
+from aisec_radar.classify.predict import NeighbourBank, Predictor, Route, load_model, overrule, routes
 from aisec_radar.store import connect, transaction
 from aisec_radar.store.embeddings import get_embeddings, put_embeddings
 from aisec_radar.store.predictions import (
@@ -27,6 +27,7 @@ from aisec_radar.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
     from aisec_radar.config import Settings
+    from aisec_radar.records import Prediction
 
 log = logging.getLogger(__name__)
 CHUNK = 512  # papers per encode -> write round: big enough to batch well, small enough to show progress
@@ -64,8 +65,8 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
     with connect(settings.db_path, read_only=False, timeout=settings.lock_timeout) as con:
         todo = papers_to_classify(con, model.model_version, taxonomy.version, all_papers)
         labelled = labelled_papers(con)
-        # per route (the main model; its titles-only specialist, if any): its encoder's cache key, the
-        # cached vectors of its papers, and the curator-labelled papers it can cite as neighbours
+        # per route (its titles-only specialist, if any, then the main model): its encoder's cache key,
+        # the cached vectors of its papers, and the curator-labelled papers it can cite as neighbours
         groups = []
         for route in routes(model, settings, [bool((t[2] or "").strip()) for t in todo]):
             rkey = key if route.model is model else check_encoder(route.model.encoder_key,
@@ -85,6 +86,7 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc="classifying", unit="paper")
+    titles: dict[str, Prediction] = {}  # the specialist's predictions, held until the main model's
     for route, rkey, papers, cached, lab_vecs in groups:
         bank = None
         have = [t for t in labelled if t[3] in lab_vecs]
@@ -96,7 +98,8 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
             warm.join()
             return Predictor(route.model, taxonomy, settings.target_precision, bank, version=model.model_version)
 
-        _classify_group(route.settings, rkey, papers, cached, predictor_of, counts, bar)
+        _classify_group(route.settings, rkey, papers, cached, predictor_of, counts, bar,
+                        titles if route.view == "title" else None, titles)
     if bar is not None:
         bar.close()
     log.info("classified %d papers (%d encoded, %d cached)", counts["classified"], counts["encoded"], counts["cached"])
@@ -104,9 +107,12 @@ def classify_pending(settings: Settings, all_papers: bool = False, progress: boo
 
 
 def _classify_group(settings: Settings, key: str, todo: list[tuple], cached: dict[str, np.ndarray],
-                    predictor_of: Callable[[], Predictor], counts: dict[str, int], bar: Any) -> None:
+                    predictor_of: Callable[[], Predictor], counts: dict[str, int], bar: Any,
+                    hold: dict[str, Prediction] | None, titles: dict[str, Prediction]) -> None:
     """Encode (uncached texts only) -> predict -> write, CHUNK papers at a time, for one route.
 
+    The specialist's route (`hold` given) writes its vectors and keeps its predictions in `hold`; the
+    main model's route stores, per paper, `overrule(its prediction, the specialist's in titles)`.
     The predictor is made after the first chunk is encoded: spaCy's pipeline builds meanwhile."""
     predictor: Predictor | None = None
     # Encode the uncached ones in length order (less padding), keep cached ones as they are.
@@ -126,10 +132,15 @@ def _classify_group(settings: Settings, key: str, todo: list[tuple], cached: dic
             for t in missing:  # two papers with identical text share one vector
                 new_vecs.setdefault(t[3], new_vecs[hashes_by_text[paper_text(t[1], t[2])]])
             counts["encoded"] += len(texts)
-        counts["cached"] += len(chunk) - len(missing)
         emb = np.stack([cached[t[3]] if t[3] in cached else new_vecs[t[3]] for t in chunk])
         predictor = predictor or predictor_of()
         preds = predictor.predict(chunk, emb)
+        if hold is not None:
+            hold.update((p.arxiv_id, p) for p in preds)
+            preds = []
+        else:
+            counts["cached"] += len(chunk) - len(missing)
+            preds = [overrule(p, titles.get(p.arxiv_id)) for p in preds]
         with transaction(settings.db_path, timeout=settings.lock_timeout) as con:
             put_embeddings(con, key, new_vecs)
             save_predictions(con, preds)
@@ -138,5 +149,5 @@ def _classify_group(settings: Settings, key: str, todo: list[tuple], cached: dic
             counts["classified"] += 1
             counts[p.status] += 1
             counts[p.relevance] += 1
-        if bar is not None:
+        if bar is not None and hold is None:
             bar.update(len(chunk))
