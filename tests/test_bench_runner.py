@@ -66,3 +66,12 @@ def test_routed_cv_applies_the_overrule_to_both_runs_out_of_fold_labels() -> Non
     assert rc.stored_labels(title_p, "titles") == ["poisoning", "jailbreak", "jailbreak"]
     with pytest.raises(ValueError, match="different papers or folds"):
         rc.routed(run, run, main_p, {**title_p, "titles_fold": np.array([0, 1, 1])})
+
+
+def test_title_agreement_scores_titles_against_the_reference() -> None:
+    ta = load_bench("title_agreement")
+    ref = ["poisoning", "jailbreak", "not_relevant", "other_aisec"]
+    hat = ["poisoning", "poisoning", "jailbreak", "other_aisec"]
+    got = ta.agreement(ref, hat, {"poisoning", "jailbreak"})
+    # flagged 3, of which 2 are relevant in the reference (both found); 1 of 2 types agree; 2 of 4 labels
+    assert got == {"flagged": 3, "precision": 0.6667, "recall": 1.0, "type_agreement": 0.5, "label_agreement": 0.5}
