@@ -3,7 +3,8 @@
 No person labelled these papers, so the reference is the main model's own decision on title +
 abstract (stream relevance P / R ~0.89 / 0.87 in nested CV, far better than any title alone). Each
 way of deciding a title alone is scored against it: relevance precision / recall (relevant = one of
-the nine types), type agreement where both say relevant, and label agreement. With a titles-only
+the nine types), type agreement where both say relevant, label agreement, and the share
+auto-accepted with the label agreement of those (what a curator would not review). With a titles-only
 specialist the three ways are the main model alone, the specialist alone and the routed rule
 (`predict.overrule`), so the rule can be checked on papers that did not choose it. ~2 min for 1,500.
 
@@ -25,8 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def agreement(reference: list[str], titles: list[str], types: set[str]) -> dict[str, float]:
-    """Relevance P / R, type and label agreement of title-alone labels against reference labels."""
+def agreement(reference: list[str], titles: list[str], types: set[str], auto: list[bool] | None = None
+              ) -> dict[str, float]:
+    """Relevance P / R, type and label agreement of title-alone labels against reference labels;
+    with `auto` (auto-accepted or not), the auto-accepted share and their label agreement."""
     ref = [r in types for r in reference]
     hat = [t in types for t in titles]
     tp = sum(a and b for a, b in zip(ref, hat, strict=True))
@@ -34,7 +37,10 @@ def agreement(reference: list[str], titles: list[str], types: set[str]) -> dict[
     return {"flagged": sum(hat), "precision": round(tp / max(sum(hat), 1), 4),
             "recall": round(tp / max(sum(ref), 1), 4),
             "type_agreement": round(sum(a == b for a, b in both) / max(len(both), 1), 4),
-            "label_agreement": round(sum(a == b for a, b in zip(reference, titles, strict=True)) / len(reference), 4)}
+            "label_agreement": round(sum(a == b for a, b in zip(reference, titles, strict=True)) / len(reference), 4),
+            **({"auto_share": round(sum(auto) / len(auto), 4),
+                "auto_agreement": round(sum(a == b for a, b, x in zip(reference, titles, auto, strict=True) if x)
+                                        / max(sum(auto), 1), 4)} if auto is not None else {})}
 
 
 def main() -> int:
@@ -75,8 +81,8 @@ def main() -> int:
     out = {"name": "title_agreement", "model": model.model_version, "n": len(pick),
            "reference_relevant": sum(r in types for r in reference)}
     for name, (s, m) in ways.items():
-        labels, _ = stored_labels_of(s, titles, model=m, taxonomy=taxonomy)
-        out[name] = agreement(reference, labels, types)
+        labels, auto = stored_labels_of(s, titles, model=m, taxonomy=taxonomy)
+        out[name] = agreement(reference, labels, types, auto)
     print(json.dumps(out))
     return 0
 

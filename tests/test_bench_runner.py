@@ -75,3 +75,5 @@ def test_title_agreement_scores_titles_against_the_reference() -> None:
     got = ta.agreement(ref, hat, {"poisoning", "jailbreak"})
     # flagged 3, of which 2 are relevant in the reference (both found); 1 of 2 types agree; 2 of 4 labels
     assert got == {"flagged": 3, "precision": 0.6667, "recall": 1.0, "type_agreement": 0.5, "label_agreement": 0.5}
+    with_auto = ta.agreement(ref, hat, {"poisoning", "jailbreak"}, [True, True, False, False])
+    assert with_auto["auto_share"] == 0.5 and with_auto["auto_agreement"] == 0.5  # poisoning right, jailbreak not
