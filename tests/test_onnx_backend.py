@@ -95,11 +95,14 @@ def test_hybrid_routes_short_texts_to_torch_and_long_ones_to_int8(
     monkeypatch.setattr(encoder, "_ENCODERS", {})
     s = replace(Settings(), encoder_backend="hybrid", encoder_finetune="none")  # the plain model, as the fixture
     assert encoder.encoder_model_key(s) == "all-MiniLM-L6-v2@hybrid"
-    out = encoder.get_encoder(s).encode(TEXTS, batch_size=2)
-    assert out.shape == (len(TEXTS), 384)
     short = [i for i, t in enumerate(TEXTS) if len(t) < encoder.HYBRID_SHORT_CHARS]
     long_ = [i for i, t in enumerate(TEXTS) if len(t) >= encoder.HYBRID_SHORT_CHARS]
     assert short and long_
+    hybrid = encoder.get_encoder(s)
+    hybrid.encode([TEXTS[i] for i in short])
+    assert hybrid._long is None  # titles alone (the specialist's lot) never load the int8 model
+    out = hybrid.encode(TEXTS, batch_size=2)
+    assert out.shape == (len(TEXTS), 384) and hybrid._long is not None
     np.testing.assert_allclose(out[short], torch_embeddings[short], atol=1e-5)  # torch, unchanged
     cos = (out[long_] * torch_embeddings[long_]).sum(axis=1)
     assert cos.min() > 0.95 and not np.allclose(out[long_], torch_embeddings[long_], atol=1e-5)  # int8

@@ -117,18 +117,30 @@ class _HybridEncoder:
     text depends on the text alone, so cached vectors stay consistent under one cache key."""
 
     def __init__(self, model_path: str) -> None:
-        from aisec_radar.classify.onnx_backend import OnnxEncoder
+        from aisec_radar.classify.onnx_backend import OnnxEncoder  # fails here, not mid-run, when missing
 
+        self.model_path = model_path
         self.short = _TorchEncoder(model_path)
-        self.long = OnnxEncoder(model_path, quantized=True)
+        self._long: OnnxEncoder | None = None
+
+    @property
+    def long(self) -> Any:
+        """The int8 ONNX model, exported on first use: an encoder that only ever sees titles (the
+        titles-only specialist) never pays for the export."""
+        if self._long is None:
+            from aisec_radar.classify.onnx_backend import OnnxEncoder
+
+            self._long = OnnxEncoder(self.model_path, quantized=True)
+        return self._long
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         short = [i for i, t in enumerate(texts) if len(t) < HYBRID_SHORT_CHARS]
         long_ = [i for i, t in enumerate(texts) if len(t) >= HYBRID_SHORT_CHARS]
         out: np.ndarray | None = None
-        for idx, enc in ((short, self.short), (long_, self.long)):
+        for idx, which in ((short, "short"), (long_, "long")):
             if not idx:
                 continue
+            enc = getattr(self, which)
             vecs = np.asarray(enc.encode([texts[i] for i in idx], batch_size=batch_size), dtype=np.float32)
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
