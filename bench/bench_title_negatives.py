@@ -50,18 +50,24 @@ def probe_titles(corpus: Path, labelled: set[str]) -> list[tuple[str, str]]:
     return out
 
 
-def main() -> int:
+def probe_parser(doc: str) -> argparse.ArgumentParser:
+    """--corpus and --labels (the files whose papers a probe leaves out), as the corpus probes of
+    the titles-only view take them (this one and bench/title_agreement.py)."""
     shared = REPO.parent / "shared"
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("AISEC_RADAR_CORPUS",
                                                                        shared / "arxiv" / "corpus.jsonl.gz")))
     ap.add_argument("--labels", type=Path, nargs="*",
                     default=[shared / "labels" / "dev.jsonl", shared / "labels" / "stream.jsonl"])
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    args = probe_parser(__doc__).parse_args()
     if not args.corpus.exists():
         print(f"skipped: no corpus at {args.corpus}", file=sys.stderr)
         return 0
-    from aisec_radar.classify.data import bundled_label_files, read_label_file
+    from aisec_radar.classify.data import labelled_ids
     from aisec_radar.classify.evaluate import stored_labels_of
     from aisec_radar.classify.pipeline import active_model
     from aisec_radar.config import load_settings
@@ -69,9 +75,7 @@ def main() -> int:
 
     settings = load_settings()
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
-    labelled = {e.id for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]
-                for e in read_label_file(path, taxonomy) if e.id}
-    probe = probe_titles(args.corpus, labelled)
+    probe = probe_titles(args.corpus, labelled_ids(taxonomy, args.labels))
     model = active_model(settings)
     stored, _ = stored_labels_of(settings, [(t, "") for _, t in probe], model=model, taxonomy=taxonomy)
     kept = Counter(k for (k, _), s in zip(probe, stored, strict=True) if s == "not_relevant")

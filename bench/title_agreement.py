@@ -13,7 +13,6 @@ specialist the three ways are the main model alone, the specialist alone and the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -44,19 +43,16 @@ def agreement(reference: list[str], titles: list[str], types: set[str], auto: li
 
 
 def main() -> int:
-    shared = REPO.parent / "shared"
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("AISEC_RADAR_CORPUS",
-                                                                       shared / "arxiv" / "corpus.jsonl.gz")))
-    ap.add_argument("--labels", type=Path, nargs="*",
-                    default=[shared / "labels" / "dev.jsonl", shared / "labels" / "stream.jsonl"])
+    from bench_title_negatives import probe_parser  # a sibling script: bench/ is on the path when run
+
+    ap = probe_parser(__doc__)
     ap.add_argument("--n", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     if not args.corpus.exists():
         print(f"skipped: no corpus at {args.corpus}", file=sys.stderr)
         return 0
-    from aisec_radar.classify.data import bundled_label_files, read_corpus, read_label_file
+    from aisec_radar.classify.data import labelled_ids, read_corpus
     from aisec_radar.classify.evaluate import stored_labels_of
     from aisec_radar.classify.pipeline import active_model
     from aisec_radar.config import load_settings
@@ -64,8 +60,7 @@ def main() -> int:
 
     settings = load_settings()
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
-    labelled = {e.id for path in [*bundled_label_files(), *(p for p in args.labels if p.exists())]
-                for e in read_label_file(path, taxonomy) if e.id}
+    labelled = labelled_ids(taxonomy, args.labels)
     corpus = read_corpus(args.corpus)
     pool = sorted(i for i in corpus if i not in labelled and corpus[i][1])
     pick = random.Random(args.seed).sample(pool, min(args.n, len(pool)))

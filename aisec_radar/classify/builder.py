@@ -183,6 +183,15 @@ def _stream_sample(e: Example) -> bool:
     return e.has_abstract and e.sample not in ("active", "targeted")
 
 
+def set_report(y: list[str], yhat: list[str], types: tuple[str, ...]) -> dict[str, Any]:
+    """eval's report of stored labels against true ones (every prediction counted as auto), plus the
+    type accuracy on papers both call one of the nine types: one evaluation set's CV figures."""
+    rep = score(y, yhat, [True] * len(y), types)
+    both = [(a, b) for a, b in zip(y, yhat, strict=True) if a in types and b in types]
+    rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
+    return rep
+
+
 def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF, types: tuple[str, ...],
                           keep: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, dict[str, list]]]:
     """CV metrics per evaluation set, and the (confidence, correct) calibration pairs per view;
@@ -212,9 +221,7 @@ def _natural_view_metrics(model: ClassifierModel, es: T.ExampleSet, oof: T.OOF, 
         y = [es.examples[i].label for i in rows]
         if keep is not None:
             keep[name] = ([es.examples[i].id or es.examples[i].title for i in rows], y, list(yhat))
-        rep = score(y, yhat, [True] * len(y), types)
-        both = [(a, b) for a, b in zip(y, yhat, strict=False) if a in types and b in types]
-        rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
+        rep = set_report(y, yhat, types)
         if view == "full" and not np.isnan(oof.role_logits[rows]).all():
             rr = [(k, i) for k, i in enumerate(rows) if es.examples[i].role in ROLES and y[k] != "not_relevant"]
             if rr:
@@ -341,12 +348,9 @@ def routed_report(y: list[str], main_hat: list[str], title_hat: list[str], types
     label unless the main model's is not_relevant. Used by `train` and bench/routed_cv.py."""
     from aisec_radar.classify.predict import main_overrules
 
-    routed = [m if main_overrules(m) else t for m, t in zip(main_hat, title_hat, strict=True)]
-    rep = score(y, routed, [True] * len(y), types)
+    rep = set_report(y, [m if main_overrules(m) else t for m, t in zip(main_hat, title_hat, strict=True)], types)
     rep.pop("review_share")
     rep.pop("auto_precision")
-    both = [(a, b) for a, b in zip(y, routed, strict=True) if a in types and b in types]
-    rep["type_accuracy"] = round(float(np.mean([a == b for a, b in both])), 4) if both else None
     return rep
 
 
@@ -377,6 +381,11 @@ def attach_title_model(model: ClassifierModel, title_model: ClassifierModel, del
     model.meta["main_model"] = model.model_version  # the main model's own version, before it names both
     both = f"{model.model_version}+{title_model.model_version}+{delta_digest(Path(delta))}"
     model.model_version = "m" + hashlib.sha256(both.encode()).hexdigest()[:12]
+
+
+# fine-tuning options `aisec-radar finetune-encoder` takes, as a rebuild command names them
+TITLE_DELTA_FLAGS = ("layers", "epochs", "rank", "supcon_weight", "supcon_temperature", "supcon_views",
+                     "supcon_projection")
 
 
 def rebuild_command(settings: Settings, label_files: list[Path], corpus_path: Path | None, folder: Path,
@@ -481,8 +490,6 @@ def write_model_card(model: ClassifierModel, folder: Path, command: str = "") ->
 
 
 MIN_CURATOR_COMPARE = 20
-# fine-tuning options `aisec-radar finetune-encoder` takes, as a rebuild command names them
-TITLE_DELTA_FLAGS = ("layers", "epochs", "rank", "supcon_weight", "supcon_views", "supcon_projection")
 
 
 def _compare_scores(settings: Settings, new: ClassifierModel, current: ClassifierModel,
@@ -524,10 +531,10 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
           out_dir: Path | None = None, corpus_path: Path | None = None,
           cfg: dict[str, Any] | None = None, pool_size: int = POOL_SIZE) -> TrainReport:
     """Retrain from every label; promote the new model only if its CV score is not worse."""
-    corpus_path = corpus_path or default_corpus_path()
-    examples, summary = assemble(settings, [Path(p) for p in label_files], corpus_path, pool_size)
     from aisec_radar.classify.finetune import title_delta_path
 
+    corpus_path = corpus_path or default_corpus_path()
+    examples, summary = assemble(settings, [Path(p) for p in label_files], corpus_path, pool_size)
     emb = embed_examples(settings, examples, progress)
     main_oof: dict[str, Any] = {}
     model = build_model(settings, examples, emb, cfg, keep_oof=main_oof)

@@ -54,6 +54,13 @@ def bundled_label_files() -> list[Path]:
     return sorted(Path(str(p)) for p in base.iterdir() if p.name.startswith("handlabels") and p.name.endswith(".jsonl"))
 
 
+def labelled_ids(taxonomy: Taxonomy, extra: Iterable[Path] = ()) -> set[str]:
+    """Ids of every paper a person labelled: the bundled hand labels and those `extra` files that
+    exist. Probes of the corpus leave these out, so no paper the model was trained on is scored."""
+    return {e.id for path in [*bundled_label_files(), *(p for p in extra if Path(p).exists())]
+            for e in read_label_file(Path(path), taxonomy) if e.id}
+
+
 def bundled_literature_file() -> Path | None:
     """Curated titles of well-known published papers (titles only, no ids), written from the
     literature to fill thin classes; training-only: CV never scores them (see training.cross_validate)."""

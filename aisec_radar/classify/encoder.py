@@ -137,10 +137,10 @@ class _HybridEncoder:
         short = [i for i, t in enumerate(texts) if len(t) < HYBRID_SHORT_CHARS]
         long_ = [i for i, t in enumerate(texts) if len(t) >= HYBRID_SHORT_CHARS]
         out: np.ndarray | None = None
-        for idx, which in ((short, "short"), (long_, "long")):
+        for idx, is_long in ((short, False), (long_, True)):
             if not idx:
                 continue
-            enc = getattr(self, which)
+            enc = self.long if is_long else self.short
             vecs = np.asarray(enc.encode([texts[i] for i in idx], batch_size=batch_size), dtype=np.float32)
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)

@@ -7,8 +7,9 @@ output for every training text is computed once and kept in memory, and each tra
 only the top ``layers`` transformer layers (2 of 6: about a third of a forward pass). The loss is
 the flat eleven-class softmax (nine types + other_aisec + not_relevant), on the title + abstract
 and, at a lower weight, on the title alone, so both views of the heads gain. An optional supervised
-contrastive term (``supcon_weight``; off in every shipped delta) was measured in session 12: it lifts
-titles past their goal but costs the stream's types (docs/classifier.md).
+contrastive term (``supcon_weight``) lifts titles but costs the stream's types (sessions 12-13), so
+the main model's delta is trained without it and only the titles-only specialist's delta with it
+(docs/classifier.md).
 
 The result is an ``EncoderDelta``: what training changed in those layers, stored as differences from
 the base model, each weight matrix's as a rank-``rank`` factorisation (truncated SVD; the change is
@@ -60,7 +61,7 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "rank": 64,  # stored rank of each weight matrix's change (0 = the full change)
     # a supervised contrastive term (SupCon) beside the softmax: each item of the nine types is pulled
-    # toward the batch's other items of its class; 0 = off (every model shipped so far)
+    # toward the batch's other items of its class; 0 = off (the main delta; the specialist's: 0.5)
     "supcon_weight": 0.0,
     "supcon_temperature": 0.1,
     "supcon_views": "all",  # "title": only the title-alone texts are anchors (the view it is meant for)

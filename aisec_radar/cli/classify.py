@@ -91,6 +91,8 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
               help="Stored rank of each weight matrix's change (default 64; 0 = the full change).")
 @click.option("--supcon-weight", type=click.FloatRange(0, 100), default=None,
               help="Weight of the supervised contrastive term beside the softmax (0 = off).")
+@click.option("--supcon-temperature", type=click.FloatRange(0, 10, min_open=True), default=None,
+              help="Temperature of the contrastive term (default 0.1).")
 @click.option("--supcon-views", type=click.Choice(["all", "title"]), default=None,
               help="Texts the contrastive term anchors on (default all).")
 @click.option("--supcon-projection", type=click.IntRange(0, 4096), default=None,
@@ -101,8 +103,8 @@ def train_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | No
 @click.pass_context
 def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpus: str | None, out_file: str,
                          layers: int | None, epochs: float | None, rank: int | None,
-                         supcon_weight: float | None, supcon_views: str | None,
-                         supcon_projection: int | None, no_progress: bool,
+                         supcon_weight: float | None, supcon_temperature: float | None,
+                         supcon_views: str | None, supcon_projection: int | None, no_progress: bool,
                          as_json: bool, db_path: str | None) -> None:
     """Fine-tune the encoder's top layers on every label (the lower layers stay frozen), write the delta.
 
@@ -120,7 +122,8 @@ def finetune_encoder_cmd(ctx: click.Context, label_files: tuple[str, ...], corpu
     if corpus and not Path(corpus).exists():
         raise InputError(f"corpus file {corpus} does not exist")
     cfg = {k: v for k, v in (("layers", layers), ("epochs", epochs), ("rank", rank),
-                             ("supcon_weight", supcon_weight), ("supcon_views", supcon_views),
+                             ("supcon_weight", supcon_weight), ("supcon_temperature", supcon_temperature),
+                             ("supcon_views", supcon_views),
                              ("supcon_projection", supcon_projection)) if v is not None}
     delta = finetune_encoder(s, [Path(p) for p in label_files], Path(corpus) if corpus else default_corpus_path(),
                              Path(out_file), cfg, progress=not no_progress)
