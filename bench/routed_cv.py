@@ -29,14 +29,16 @@ UNROUTED = ("stream_titles_only",)
 
 
 def stored_labels(probs: Any, name: str) -> list[str]:
-    """The labels a model stores for set `name` of a finetune_cv.py --probs file (its own decision)."""
+    """The labels a model stores for set `name` of a finetune_cv.py --probs file (its own decision):
+    the titles-only view for the titles-only sets, the full view (its own decision bias) otherwise."""
     from aisec_radar.classify.model import ClassifierModel
 
     types = tuple(str(t) for t in probs["types"])
+    view = "title" if name in TITLE_SETS else "full"
     model = ClassifierModel(model_version="", taxonomy_version="", encoder_key="", types=types, cue_labels=(),
-                            cue_scale=0.0, heads={}, decision_bias={"title": float(probs[f"{name}_bias"])})
+                            cue_scale=0.0, heads={}, decision_bias={view: float(probs[f"{name}_bias"])})
     p = {"relevance": probs[f"{name}_rel"], "type": probs[f"{name}_type"],
-         "full": np.zeros(len(probs[f"{name}_rel"]), dtype=bool)}
+         "full": np.full(len(probs[f"{name}_rel"]), view == "full", dtype=bool)}
     out = []
     for i in range(len(p["relevance"])):
         relevance, labels, _, _ = model.decide(p, i)

@@ -77,3 +77,48 @@ def test_title_agreement_scores_titles_against_the_reference() -> None:
     assert got == {"flagged": 3, "precision": 0.6667, "recall": 1.0, "type_agreement": 0.5, "label_agreement": 0.5}
     with_auto = ta.agreement(ref, hat, {"poisoning", "jailbreak"}, [True, True, False, False])
     assert with_auto["auto_share"] == 0.5 and with_auto["auto_agreement"] == 0.5  # poisoning right, jailbreak not
+
+
+def test_cv_intervals_figures_gaps_and_paired_differences() -> None:
+    import numpy as np
+    import pytest
+
+    ci = load_bench("cv_intervals")
+    types = np.array(["poisoning", "jailbreak"])
+    IN, NR = [0.9, 0.05, 0.05], [0.05, 0.05, 0.9]
+    P, J = [0.9, 0.1], [0.1, 0.9]
+    # ten stream papers: 8 poisoning, 2 not_relevant; the 'hand' rows are ours, the 'file' rows the curators'
+    gold = np.array(["poisoning"] * 8 + ["not_relevant"] * 2)
+    source = np.array(["file"] * 5 + ["hand"] * 5)
+
+    def run(typ: list, rel: list) -> dict:
+        return {"types": types, "stream_full_label": gold, "stream_full_fold": np.arange(10) % 5,
+                "stream_full_bias": np.array(0.0), "stream_full_rel": np.array(rel),
+                "stream_full_type": np.array(typ), "stream_full_source": source}
+
+    # base: papers 0-1 get the wrong type, paper 9 (not_relevant) is called relevant
+    base = run([J, J] + [P] * 8, [IN] * 8 + [NR, IN])
+    new = run([J] + [P] * 9, [IN] * 8 + [NR, IN])  # paper 1 mended
+    res = ci.intervals(new, base=base, resamples=300, seed=1)
+    ta = res["sets"]["stream_full"]["figures"]["type_accuracy"]
+    assert ta["value"] == 0.875 and ta["base"] == 0.75  # 7 of 8 against 6 of 8
+    assert ta["papers_from_goal"] == 1  # ceil(0.95 * 8) = 8 correct needed
+    assert ta["ci95"][0] <= ta["value"] <= ta["ci95"][1] and ta["ci95"][0] < ta["ci95"][1]
+    assert ta["diff"] == 0.125 and ta["diff_ci95"][0] >= 0 and 0 < ta["p_ahead"] < 1
+    prec = res["sets"]["stream_full"]["figures"]["precision"]
+    assert prec["value"] == round(8 / 9, 4) and prec["papers_from_goal"] == 0 and prec["p_tied"] == 1.0
+    cur = res["sets"]["stream_curated_full"]  # the curators' five: papers 0-4, type right in 4 of 5
+    assert cur["n"] == 5 and cur["figures"]["type_accuracy"]["value"] == 0.8
+    assert "titles" not in res["sets"]  # a set the file does not hold is left out
+    with pytest.raises(ValueError, match="different papers or folds"):
+        ci.intervals(new, base={**base, "stream_full_fold": np.zeros(10, dtype=int)}, resamples=10)
+    # titles alone, routed: the specialist's label unless the main model's is not_relevant
+    tgold = np.array(["poisoning", "not_relevant", "jailbreak"])
+
+    def titles(rel: list, typ: list) -> dict:
+        return {"types": types, "titles_label": tgold, "titles_fold": np.array([0, 1, 2]),
+                "titles_bias": np.array(0.0), "titles_rel": np.array(rel), "titles_type": np.array(typ)}
+
+    main_t, spec_t = titles([IN, NR, IN], [P, P, P]), titles([IN, IN, IN], [P, J, J])
+    routed = ci.intervals(main_t, spec_t, base=main_t, resamples=50)["sets"]["titles"]["figures"]["macro_f1"]
+    assert routed["value"] == 1.0 and routed["base"] < 1.0 and routed["papers_from_goal"] is None

@@ -346,9 +346,9 @@ TITLE_SETS = ("titles", "stream_titles_only")  # evaluation sets scored on title
 def routed_report(y: list[str], main_hat: list[str], title_hat: list[str], types: tuple[str, ...]) -> dict[str, Any]:
     """Scores of titles alone as a routed model stores them (`predict.overrule`): the specialist's
     label unless the main model's is not_relevant. Used by `train` and bench/routed_cv.py."""
-    from aisec_radar.classify.predict import main_overrules
+    from aisec_radar.classify.predict import routed_labels
 
-    rep = set_report(y, [m if main_overrules(m) else t for m, t in zip(main_hat, title_hat, strict=True)], types)
+    rep = set_report(y, routed_labels(main_hat, title_hat), types)
     rep.pop("review_share")
     rep.pop("auto_precision")
     return rep

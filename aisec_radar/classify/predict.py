@@ -93,6 +93,12 @@ def main_overrules(main_label: str) -> bool:
     return main_label == "not_relevant"
 
 
+def routed_labels(main_labels: list[str], title_labels: list[str]) -> list[str]:
+    """The labels stored for titles alone, from each model's stored labels of the same titles (CV
+    figures and benches score the rule of `overrule` with this, on labels instead of predictions)."""
+    return [m if main_overrules(m) else t for m, t in zip(main_labels, title_labels, strict=True)]
+
+
 def overrule(main: Prediction, title: Prediction | None) -> Prediction:
     """The prediction stored for a title alone: the specialist's, unless the main model calls the
     paper not_relevant.
