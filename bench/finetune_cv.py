@@ -66,6 +66,17 @@ def scored_sets(model: object, ex: list, oof: object):
         yield name, view, rows, T.oof_probs(oof, model.heads, view, model.flat_weight, model.title_vote)
 
 
+def stamp_matches(stored: dict, want: dict) -> bool:
+    """Whether a --vectors folder's stamp names this recipe on these labels. A stamp written before
+    an option existed lacks its key; it matches when that option is at its default (off), which
+    by construction reproduces the recipe the stamp recorded."""
+    from aisec_radar.classify.finetune import FINETUNE_DEFAULTS
+
+    cfg = {**{k: FINETUNE_DEFAULTS[k] for k in want["config"] if k not in stored.get("config", {})
+              and k in FINETUNE_DEFAULTS}, **stored.get("config", {})}
+    return cfg == want["config"] and stored.get("examples") == want["examples"]
+
+
 def write_errors(path: Path, model: object, ex: list, oof: object) -> None:
     """Each example the assembled out-of-fold logits get wrong, with the label the classifier would
     store: what an error analysis reads (ids and titles only; the abstracts stay in the corpus)."""
@@ -231,7 +242,7 @@ def main() -> int:
                                          + [list(c) for c in cands]).encode())
         want = {"config": cfg, "examples": data.hexdigest()[:16]}
         stamp = args.vectors / "config.json"
-        if stamp.exists() and json.loads(stamp.read_text()) != want:
+        if stamp.exists() and not stamp_matches(json.loads(stamp.read_text()), want):
             print(f"{args.vectors} holds vectors of another fine-tuning config or other labels "
                   f"({stamp.read_text()}); use another folder", file=sys.stderr)
             return 2

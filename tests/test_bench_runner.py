@@ -122,3 +122,28 @@ def test_cv_intervals_figures_gaps_and_paired_differences() -> None:
     main_t, spec_t = titles([IN, NR, IN], [P, P, P]), titles([IN, IN, IN], [P, J, J])
     routed = ci.intervals(main_t, spec_t, base=main_t, resamples=50)["sets"]["titles"]["figures"]["macro_f1"]
     assert routed["value"] == 1.0 and routed["base"] < 1.0 and routed["papers_from_goal"] is None
+
+
+def test_fold_select_scores_each_fold_by_the_run_best_on_the_others() -> None:
+    import numpy as np
+    import pytest
+
+    fs = load_bench("fold_select")
+    types = np.array(["poisoning", "jailbreak"])
+    IN, P, J = [0.9, 0.05, 0.05], [0.9, 0.1], [0.1, 0.9]
+
+    def run(wrong: set) -> dict:
+        return {"types": types, "stream_full_label": np.array(["poisoning"] * 10),
+                "stream_full_fold": np.arange(10) % 5, "stream_full_bias": np.array(0.0),
+                "stream_full_rel": np.array([IN] * 10), "stream_full_source": np.array(["file"] * 10),
+                "stream_full_type": np.array([J if i in wrong else P for i in range(10)])}
+
+    a, b = run({0, 5}), run({1, 6, 2})  # A errs on fold 0; B on folds 1 and 2
+    res = fs.fold_select([a, b], "stream_full", "type_accuracy")
+    assert res["per_run"] == [0.8, 0.7]
+    # fold 0 takes A (perfect elsewhere), fold 1 takes B (one error elsewhere against A's two),
+    # fold 2 ties (two errors each) and takes the first; so the choice pays for both runs' errors
+    assert res["chosen_per_fold"] == [0, 1, 0, 0, 0] and res["selected"] == 0.6
+    assert fs.fold_select([a, b], "stream_curated_full", "type_accuracy")["selected"] == 0.6
+    with pytest.raises(ValueError, match="different papers or folds"):
+        fs.fold_select([a, {**b, "stream_full_fold": np.zeros(10, dtype=int)}], "stream_full", "type_accuracy")

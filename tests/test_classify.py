@@ -276,7 +276,8 @@ def test_evaluate_file_on_tiny_labelled_file(tiny_model_dir: Path, tmp_path: Pat
     rows = [{"title": "Jailbreak prompts against chat models", "attack": "jailbreak"},
             {"title": "Membership inference attacks on machine learning models", "abstract": "",
              "attack": "membership_inference"},
-            {"title": "Self-supervised learning of image representations", "attack": "not_relevant"}]
+            {"title": "Self-supervised learning of image representations", "attack": "not_relevant",
+             "secondary": ["none of ours"]}]  # eval scores the primary label; secondaries are not read
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     s = _settings(tmp_path, classifier_path=str(tiny_model_dir))
     rep = evaluate_file(s, f)
@@ -852,3 +853,43 @@ def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monke
     main.save(folder)  # saved without a specialist: the stale one's files go
     assert ClassifierModel.load(folder).title_model is None
     assert not (folder / "title" / "encoder_delta.npz").exists()
+
+
+def test_secondary_labels_are_read_checked_and_can_train_the_type_heads(tmp_path: Path) -> None:
+    """A labeller's secondary types (GUIDE.md) are read from label files (a wrong one names its
+    line); with secondary_type_weight > 0 they join the type heads as down-weighted extra rows, so
+    a border paper pulls its secondary type up; at 0 (the default) the heads are as before."""
+    from aisec_radar.classify.training import DEFAULT_CONFIG, ExampleSet, fit_heads
+
+    f = tmp_path / "l.jsonl"
+    f.write_text('{"title": "Watermarking a model", "attack": "model_extraction", '
+                 '"secondary": ["watermark_removal", "model_extraction"]}\n')
+    (e,) = read_label_file(f, load_taxonomy())
+    assert e.secondary == ("watermark_removal",)  # the primary is not its own secondary
+    f.write_text('{"title": "x", "attack": "poisoning"}\n{"title": "y", "attack": "poisoning", "secondary": ["bad"]}\n')
+    with pytest.raises(InputError, match=r"l.jsonl:2: 'secondary' must be a list of labels"):
+        read_label_file(f, load_taxonomy())
+
+    rng = np.random.default_rng(5)
+    types = ("poisoning", "jailbreak", "model_extraction")
+    labels = ["poisoning", "jailbreak", "model_extraction"] * 10
+    ex = [Example(f"p{i}", f"t{i}", "abstract", lab, source="hand") for i, lab in enumerate(labels)]
+    # every model_extraction paper is also, secondarily, poisoning
+    ex = [replace(x, secondary=("poisoning",)) if x.label == "model_extraction" else x for x in ex]
+    centre = {"poisoning": 0, "jailbreak": 1, "model_extraction": 2}
+    emb = np.zeros((len(ex), 6), np.float32)
+    for i, x in enumerate(ex):
+        emb[i, centre[x.label]] = 3.0
+    emb += rng.normal(scale=0.5, size=emb.shape).astype(np.float32)
+    es = ExampleSet(ex, {"title": emb, "full": emb}, {v: np.zeros((len(ex), 1), np.float32) for v in ("title", "full")},
+                    bow_scale=0.0)
+    cfg = {**DEFAULT_CONFIG, "flat_weight": 0.0, "C_type": 1.0}
+    assert cfg["secondary_type_weight"] == 0.0
+    plain, soft = fit_heads(es, types, cfg), fit_heads(es, types, {**cfg, "secondary_type_weight": 0.5})
+    probe = np.zeros((1, 7), np.float32)
+    probe[0, 2] = 3.0  # a model_extraction paper
+    p_plain = softmax(plain["type_full"].logits(probe))[0]
+    p_soft = softmax(soft["type_full"].logits(probe))[0]
+    assert p_soft[0] > p_plain[0] + 0.02  # poisoning, its secondary, gains
+    assert np.argmax(p_soft) == 2  # the primary still wins
+    np.testing.assert_allclose(fit_heads(es, types, cfg)["type_full"].W, plain["type_full"].W)

@@ -100,7 +100,8 @@ def assemble(settings: Settings, label_files: list[Path], corpus_path: Path | No
             for aid, title, abstract, _h, types, role in labelled_papers(con):
                 if types and types[0] in taxonomy.label_ids:
                     curator.append(Example(id=aid, title=title, abstract=abstract, label=types[0], role=role,
-                                           source="curator"))
+                                           source="curator",
+                                           secondary=tuple(t for t in types[1:] if t in taxonomy.label_ids)))
     # Rows with an id and no "abstract" key (hand labels, stream.jsonl) take their text from the
     # store or the corpus; rows with "abstract": null (curated lists) stay titles-only on purpose.
     need = {e.id for e in file_examples if e.id and (e.join_text or not e.title)}

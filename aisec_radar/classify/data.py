@@ -41,6 +41,7 @@ class Example:
     sample: str | None = None  # keyword | random (hand-labelled stream samples)
     weight: float = 1.0
     line: int = 0
+    secondary: tuple[str, ...] = ()  # the labeller's secondary labels (GUIDE.md), most likely first
     join_text: bool = False  # id-bearing row without an "abstract" key: take title/abstract from store/corpus
 
     @property
@@ -77,8 +78,11 @@ def bundled_pseudo_file() -> Path | None:
     return p if p.exists() else None
 
 
-def read_label_file(path: Path, taxonomy: Taxonomy, need_text: bool = False) -> list[Example]:
-    """Parse a JSON Lines label file; a malformed line or unknown label fails naming file and line."""
+def read_label_file(path: Path, taxonomy: Taxonomy, need_text: bool = False, secondary: bool = True) -> list[Example]:
+    """Parse a JSON Lines label file; a malformed line or unknown label fails naming file and line.
+
+    `secondary=False` leaves the "secondary" key unread: eval scores the primary label only, so an
+    evaluation file's secondaries (whatever labelling scheme wrote them) must not stop it."""
     if not path.exists():
         raise InputError(f"labels file {path} does not exist")
     valid = set(taxonomy.label_ids)
@@ -108,9 +112,14 @@ def read_label_file(path: Path, taxonomy: Taxonomy, need_text: bool = False) -> 
             if not title and not pid:
                 raise InputError(f"{path}:{n}: needs a 'title' or an 'id'")
             role = ROLE_MAP.get(str(obj.get("role") or ""))
+            second = (obj.get("secondary") or []) if secondary else []
+            if not isinstance(second, list) or any(s not in valid for s in second):
+                raise InputError(f"{path}:{n}: 'secondary' must be a list of labels; valid: "
+                                 f"{', '.join(taxonomy.label_ids)}")
             out.append(Example(id=str(pid) if pid else None, title=title, abstract=normalise_space(obj.get("abstract")),
                                label=label, role=role, sample=obj.get("sample"), line=n, source="file",
-                               join_text=bool(pid) and "abstract" not in obj))
+                               join_text=bool(pid) and "abstract" not in obj,
+                               secondary=tuple(s for s in second if s != label)))
     return out
 
 

@@ -86,7 +86,7 @@ def stored_labels_of(settings: Settings, texts: list[tuple[str, str]], progress:
 def evaluate_file(settings: Settings, path: Path, progress: bool = False) -> dict[str, Any]:
     """Evaluate the active model on a labelled file (title, optional abstract, attack)."""
     taxonomy = load_taxonomy(settings.taxonomy_path or None)
-    examples = read_label_file(Path(path), taxonomy, need_text=True)
+    examples = read_label_file(Path(path), taxonomy, need_text=True, secondary=False)
     stored, auto = stored_labels_of(settings, [(e.title, e.abstract) for e in examples], progress,
                                     taxonomy=taxonomy)
     return score([e.label for e in examples], stored, auto, taxonomy.type_ids)

@@ -92,6 +92,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "title_vote_k_type": 20,
     "title_vote_k_relevance": 10,
     "title_vote_temperature": 0.05,
+    # a labeller's secondary types (GUIDE.md: one primary, optional secondaries) as extra rows of
+    # the type heads at this fraction of the paper's weight: the heads are softmaxes over the nine
+    # types, so a paper on a border (a model watermark: model_extraction, secondary
+    # watermark_removal) then teaches both sides in proportion instead of one (0 = primary only)
+    "secondary_type_weight": 0.0,
     "seed": 13,
 }
 
@@ -297,6 +302,20 @@ def _type_rows(es: ExampleSet, view: str, cfg: dict[str, Any], types: tuple[str,
     return X, idx, w, [es.examples[i].label for i in idx]
 
 
+def _with_secondary(es: ExampleSet, X: np.ndarray, idx: list[int], w: np.ndarray, y: list[str],
+                    types: tuple[str, ...], weight: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A type head's rows plus one row per secondary type of each row's paper, at `weight` of its
+    weight: soft targets for a softmax head from the labeller's own multi-label decision."""
+    if weight <= 0:
+        return X, w, y
+    extra = [(r, s) for r, i in enumerate(idx) for s in es.examples[i].secondary if s in types and s != y[r]]
+    if not extra:
+        return X, w, y
+    rows = np.array([r for r, _ in extra], dtype=int)
+    return (np.vstack([X, X[rows]]), np.concatenate([w, w[rows] * np.float32(weight)]),
+            [*y, *(s for _, s in extra)])
+
+
 def title_vote_settings(cfg: dict[str, Any]) -> dict[str, float]:
     """The neighbour vote's settings as the model stores them; empty when both weights are 0."""
     if cfg["title_vote_type_weight"] <= 0 and cfg["title_vote_relevance_weight"] <= 0:
@@ -336,7 +355,8 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
     for view in VIEWS:
         X, _, w, y = _relevance_rows(es, view, cfg)
         heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"], nd)
-        X, _, w, y = _type_rows(es, view, cfg, types)
+        X, idx, w, y = _type_rows(es, view, cfg, types)
+        X, w, y = _with_secondary(es, X, idx, w, y, types, float(cfg.get("secondary_type_weight", 0.0)))
         # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
         counts = {t: y.count(t) for t in set(y)}
         cw = np.array([len(y) / (len(counts) * counts[lab]) for lab in y], dtype=np.float32) ** 0.5
