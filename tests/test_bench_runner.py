@@ -147,3 +147,17 @@ def test_fold_select_scores_each_fold_by_the_run_best_on_the_others() -> None:
     assert fs.fold_select([a, b], "stream_curated_full", "type_accuracy")["selected"] == 0.6
     with pytest.raises(ValueError, match="different papers or folds"):
         fs.fold_select([a, {**b, "stream_full_fold": np.zeros(10, dtype=int)}], "stream_full", "type_accuracy")
+
+
+def test_finetune_cv_vector_stamps_match_only_the_same_recipe_and_labels() -> None:
+    from aisec_radar.classify.finetune import FINETUNE_DEFAULTS
+
+    fc = load_bench("finetune_cv")
+    want = {"config": dict(FINETUNE_DEFAULTS), "examples": "abc"}
+    assert fc.stamp_matches(want, want)
+    # a stamp written before an option existed: matches while the option is at its default
+    old = {"config": {k: v for k, v in FINETUNE_DEFAULTS.items() if k != "supcon_projection"}, "examples": "abc"}
+    assert fc.stamp_matches(old, want)
+    assert not fc.stamp_matches(old, {**want, "config": {**want["config"], "supcon_projection": 128}})
+    assert not fc.stamp_matches(want, {**want, "examples": "abd"})  # other labels
+    assert not fc.stamp_matches(want, {**want, "config": {**want["config"], "layers": 3}})

@@ -858,7 +858,7 @@ def test_titles_only_specialist_decides_titles_only_inputs(tmp_path: Path, monke
 def test_secondary_labels_are_read_checked_and_can_train_the_type_heads(tmp_path: Path) -> None:
     """A labeller's secondary types (GUIDE.md) are read from label files (a wrong one names its
     line); with secondary_type_weight > 0 they join the type heads as down-weighted extra rows, so
-    a border paper pulls its secondary type up; at 0 (the default) the heads are as before."""
+    a border paper pulls its secondary type up; at 0 the heads are as without secondaries."""
     from aisec_radar.classify.training import DEFAULT_CONFIG, ExampleSet, fit_heads
 
     f = tmp_path / "l.jsonl"
@@ -883,8 +883,8 @@ def test_secondary_labels_are_read_checked_and_can_train_the_type_heads(tmp_path
     emb += rng.normal(scale=0.5, size=emb.shape).astype(np.float32)
     es = ExampleSet(ex, {"title": emb, "full": emb}, {v: np.zeros((len(ex), 1), np.float32) for v in ("title", "full")},
                     bow_scale=0.0)
-    cfg = {**DEFAULT_CONFIG, "flat_weight": 0.0, "C_type": 1.0}
-    assert cfg["secondary_type_weight"] == 0.0
+    assert DEFAULT_CONFIG["secondary_type_weight"] > 0  # shipped on (session 14)
+    cfg = {**DEFAULT_CONFIG, "flat_weight": 0.0, "C_type": 1.0, "secondary_type_weight": 0.0}
     plain, soft = fit_heads(es, types, cfg), fit_heads(es, types, {**cfg, "secondary_type_weight": 0.5})
     probe = np.zeros((1, 7), np.float32)
     probe[0, 2] = 3.0  # a model_extraction paper
@@ -892,4 +892,6 @@ def test_secondary_labels_are_read_checked_and_can_train_the_type_heads(tmp_path
     p_soft = softmax(soft["type_full"].logits(probe))[0]
     assert p_soft[0] > p_plain[0] + 0.02  # poisoning, its secondary, gains
     assert np.argmax(p_soft) == 2  # the primary still wins
-    np.testing.assert_allclose(fit_heads(es, types, cfg)["type_full"].W, plain["type_full"].W)
+    bare = ExampleSet([replace(x, secondary=()) for x in ex], es.emb, es.cues, bow_scale=0.0)
+    np.testing.assert_allclose(fit_heads(bare, types, {**cfg, "secondary_type_weight": 0.5})["type_full"].W,
+                               plain["type_full"].W)  # weight 0 = no secondaries at all
