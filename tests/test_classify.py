@@ -328,6 +328,14 @@ def test_train_from_store_labels_gates_promotion(tmp_path: Path) -> None:
         models = {m["model_version"]: m for m in list_models(con)}
     assert models[rep.model_version]["promoted"] is rep.promoted
     assert active_model(s).model_version == (rep.model_version if rep.promoted else before)
+    # retrained into the folder of the model in force: the gate compares with that model, not itself
+    with transaction(s.db_path) as con:
+        extra = Paper("2601.99999", "Stealing the weights of a deployed model through its API", "")
+        upsert_papers(con, [extra])
+        add_label(con, Label(extra.arxiv_id, ["model_extraction"], curator="test"))
+    again = train(replace(s, classifier_path=rep.path), progress=False, corpus_path=None, out_dir=Path(rep.path))
+    assert again.model_version != rep.model_version
+    assert f"current {rep.model_version}" in again.reason and "same model" not in again.reason
 
 
 def test_model_keeps_working_when_the_taxonomy_gains_a_type(tmp_path: Path) -> None:

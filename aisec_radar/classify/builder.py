@@ -546,13 +546,15 @@ def train(settings: Settings, label_files: list[Path] = (), progress: bool = Tru
         title_model = build_model(ts, examples, embed_examples(ts, examples, progress), cfg, keep_oof=title_oof)
         attach_title_model(model, title_model, title_delta, main_oof, title_oof)
     model.meta["training_data"].update({"skipped_no_text": summary.get("skipped_no_text", 0)})
+    from aisec_radar.classify.pipeline import active_model
+
+    # the model in force before this one is written: `--out` may be that model's own folder (the
+    # shipping flow writes into the package), and the gate must compare the new model with the old
+    current = active_model(settings)
     folder = Path(out_dir) if out_dir else Path(settings.db_path).parent / "models" / model.model_version
     model.save(folder)
     write_model_card(model, folder, rebuild_command(settings, [Path(p) for p in label_files], corpus_path, folder,
                                                     summary.get("curator", 0)))
-    from aisec_radar.classify.pipeline import active_model
-
-    current = active_model(settings)
     new_score, cur_score, basis = _compare_scores(settings, model, current, examples, emb)
     if current.model_version == model.model_version:
         promoted, reason = True, f"same model as the current one ({model.model_version})"
