@@ -47,26 +47,25 @@ GOALS: dict[str, dict[str, float]] = {
 SUBSETS: dict[str, tuple[str, str]] = {"stream_curated_full": ("stream_full", "file")}
 
 
-def decisions(probs: Any, name: str, title_probs: Any = None) -> tuple[list[str], list[str]]:
-    """(true labels, stored labels) of set `name`: the run's own decision, or for a titles-only set
-    with the specialist's run given, the routed decision (`predict.routed_labels`)."""
-    from routed_cv import TITLE_SETS, stored_labels
+def decisions(probs: Any, name: str, title_probs: Any = None) -> tuple[list[str], list[str], np.ndarray]:
+    """(true labels, stored labels, outer folds) of set `name`: the run's own decision, or for a
+    titles-only set with the specialist's run given, the routed decision (`predict.routed_labels`)."""
+    from routed_cv import TITLE_SETS, require_same_papers, stored_labels
 
     from aisec_radar.classify.predict import routed_labels
 
-    if name in SUBSETS:
-        whole, source = SUBSETS[name]
-        keep = [str(v) == source for v in probs[f"{whole}_source"]]
-        y, hat = decisions(probs, whole, title_probs)
-        return [a for a, k in zip(y, keep, strict=True) if k], [b for b, k in zip(hat, keep, strict=True) if k]
-    y = [str(v) for v in probs[f"{name}_label"]]
-    hat = stored_labels(probs, name)
-    if title_probs is not None and name in TITLE_SETS:
-        if [str(v) for v in title_probs[f"{name}_label"]] != y or \
-                not np.array_equal(probs[f"{name}_fold"], title_probs[f"{name}_fold"]):
-            raise ValueError(f"set {name}: the main and specialist runs scored different papers or folds")
-        hat = routed_labels(hat, stored_labels(title_probs, name))
-    return y, hat
+    whole, source = SUBSETS.get(name, (name, None))
+    y, folds = [str(v) for v in probs[f"{whole}_label"]], np.asarray(probs[f"{whole}_fold"])
+    hat = stored_labels(probs, whole)
+    if title_probs is not None and whole in TITLE_SETS:
+        require_same_papers(whole, (y, folds), (title_probs[f"{whole}_label"], title_probs[f"{whole}_fold"]),
+                            "the main and specialist runs")
+        hat = routed_labels(hat, stored_labels(title_probs, whole))
+    if source is None:
+        return y, hat, folds
+    keep = np.array([str(v) == source for v in probs[f"{whole}_source"]], dtype=bool)
+    return ([a for a, k in zip(y, keep, strict=True) if k], [b for b, k in zip(hat, keep, strict=True) if k],
+            folds[keep])
 
 
 def figures(y: list[str], hat: list[str], types: tuple[str, ...], keys: list[str]) -> dict[str, float | None]:
@@ -74,10 +73,7 @@ def figures(y: list[str], hat: list[str], types: tuple[str, ...], keys: list[str
     from aisec_radar.classify.builder import set_report
 
     rep = set_report(y, hat, types)
-    out: dict[str, float | None] = {}
-    for k in keys:
-        out[k] = rep["relevance"][k] if k in ("precision", "recall") else rep[k]
-    return out
+    return {k: rep["relevance"][k] if k in ("precision", "recall", "f1") else rep[k] for k in keys}
 
 
 def papers_from_goal(y: list[str], hat: list[str], types: tuple[str, ...], key: str, goal: float) -> int | None:
@@ -141,19 +137,20 @@ def bootstrap(y: list[str], hat: list[str], types: tuple[str, ...], keys: list[s
 def intervals(probs: Any, title_probs: Any = None, base: Any = None, base_title: Any = None, *,
               resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Every goal figure of every set the --probs file holds, with intervals (and paired diffs)."""
+    from routed_cv import require_same_papers
+
     types = tuple(str(t) for t in probs["types"])
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"resamples": resamples, "seed": seed, "sets": {}}
     for name, goals in GOALS.items():
-        whole = SUBSETS.get(name, (name, ""))[0]
-        if f"{whole}_label" not in probs or (name in SUBSETS and f"{whole}_source" not in probs):
+        whole, source = SUBSETS.get(name, (name, None))
+        if f"{whole}_label" not in probs or (source is not None and f"{whole}_source" not in probs):
             continue
-        y, hat = decisions(probs, name, title_probs)
+        y, hat, folds = decisions(probs, name, title_probs)
         base_hat = None
         if base is not None:
-            by, base_hat = decisions(base, name, base_title)
-            if by != y or not np.array_equal(base[f"{whole}_fold"], probs[f"{whole}_fold"]):
-                raise ValueError(f"set {name}: the run and the base run scored different papers or folds")
+            by, base_hat, base_folds = decisions(base, name, base_title)
+            require_same_papers(name, (y, folds), (by, base_folds), "the run and the base run")
         rows = bootstrap(y, hat, types, list(goals), resamples, rng, base_hat)
         for k, goal in goals.items():
             rows[k]["goal"] = goal
@@ -163,10 +160,9 @@ def intervals(probs: Any, title_probs: Any = None, base: Any = None, base_title:
 
 
 def _load(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    with np.load(path, allow_pickle=False) as z:
-        return dict(z)
+    from routed_cv import load_probs
+
+    return load_probs(path) if path is not None else None
 
 
 def main() -> int:

@@ -26,42 +26,34 @@ sys.path.insert(0, str(REPO / "bench"))
 
 
 def figure_of(y: list[str], hat: list[str], types: tuple[str, ...], key: str) -> float:
-    """One figure of set_report (relevance precision / recall under their own names)."""
-    from aisec_radar.classify.builder import set_report
+    """One figure of the eval report (`cv_intervals.figures`); NaN where it is undefined."""
+    from cv_intervals import figures
 
-    rep = set_report(y, hat, types)
-    v = rep["relevance"][key] if key in ("precision", "recall", "f1") else rep[key]
+    v = figures(y, hat, types, [key])[key]
     return float("nan") if v is None else float(v)
 
 
 def fold_select(runs: list[Any], name: str, key: str) -> dict[str, Any]:
     """Per outer fold, the run best on the other folds; the pooled figure of those choices."""
-    from cv_intervals import SUBSETS, decisions
+    from cv_intervals import decisions
+    from routed_cv import require_same_papers
 
     types = tuple(str(t) for t in runs[0]["types"])
-    whole = SUBSETS[name][0] if name in SUBSETS else name
-    folds_all = np.asarray(runs[0][f"{whole}_fold"])
     labelled = [decisions(r, name) for r in runs]
-    y = labelled[0][0]
-    for r, (yy, _) in zip(runs, labelled, strict=True):
-        if yy != y or not np.array_equal(np.asarray(r[f"{whole}_fold"]), folds_all):
-            raise ValueError(f"set {name}: the runs scored different papers or folds")
-    if name in SUBSETS:
-        keep = np.array([str(v) == SUBSETS[name][1] for v in runs[0][f"{whole}_source"]])
-        folds = folds_all[keep]
-    else:
-        folds = folds_all
+    y, _, folds = labelled[0]
+    for yy, _, ff in labelled[1:]:
+        require_same_papers(name, (y, folds), (yy, ff))
     chosen_hat = [""] * len(y)
     chosen: list[int] = []
     for f in sorted(set(folds.tolist())):
         inner = [i for i, g in enumerate(folds) if g != f]
-        scores = [figure_of([y[i] for i in inner], [hat[i] for i in inner], types, key) for _, hat in labelled]
+        scores = [figure_of([y[i] for i in inner], [hat[i] for i in inner], types, key) for _, hat, _ in labelled]
         best = int(np.nanargmax(scores))  # first of the best: the default when listed first
         chosen.append(best)
         for i, g in enumerate(folds):
             if g == f:
                 chosen_hat[i] = labelled[best][1][i]
-    return {"set": name, "figure": key, "per_run": [figure_of(y, hat, types, key) for _, hat in labelled],
+    return {"set": name, "figure": key, "per_run": [figure_of(y, hat, types, key) for _, hat, _ in labelled],
             "chosen_per_fold": chosen, "selected": figure_of(y, chosen_hat, types, key)}
 
 
@@ -73,11 +65,9 @@ def main() -> int:
                     "accuracy, precision, recall")
     args = ap.parse_args()
     try:
-        runs = []
-        for p in args.runs:
-            with np.load(p, allow_pickle=False) as z:
-                runs.append(dict(z))
-        res = fold_select(runs, args.set, args.figure)
+        from routed_cv import load_probs
+
+        res = fold_select([load_probs(p) for p in args.runs], args.set, args.figure)
     except (OSError, ValueError, KeyError) as exc:
         print(f"fold_select: {exc}", file=sys.stderr)
         return 2

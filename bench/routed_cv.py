@@ -28,6 +28,19 @@ TITLE_SETS = ("titles",)  # titles-only sets the --probs files hold: routed by t
 UNROUTED = ("stream_titles_only",)
 
 
+def load_probs(path: Path) -> dict[str, Any]:
+    """A finetune_cv.py --probs file, read whole (a few arrays per scored set)."""
+    with np.load(path, allow_pickle=False) as z:
+        return dict(z)
+
+
+def require_same_papers(name: str, a: tuple[Any, Any], b: tuple[Any, Any], who: str = "the runs") -> None:
+    """Two runs' (true labels, outer folds) of set `name` must be the same papers in the same folds:
+    a paired comparison of anything else would compare nothing."""
+    if [str(v) for v in a[0]] != [str(v) for v in b[0]] or not np.array_equal(np.asarray(a[1]), np.asarray(b[1])):
+        raise ValueError(f"set {name}: {who} scored different papers or folds")
+
+
 def stored_labels(probs: Any, name: str) -> list[str]:
     """The labels a model stores for set `name` of a finetune_cv.py --probs file (its own decision):
     the titles-only view for the titles-only sets, the full view (its own decision bias) otherwise."""
@@ -59,9 +72,8 @@ def routed(main: dict[str, Any], title: dict[str, Any], main_probs: Any, title_p
                            "title_alone": {}, "main_alone": {}}
     for name in TITLE_SETS:
         y = [str(v) for v in main_probs[f"{name}_label"]]
-        if y != [str(v) for v in title_probs[f"{name}_label"]] or \
-                not np.array_equal(main_probs[f"{name}_fold"], title_probs[f"{name}_fold"]):
-            raise ValueError(f"set {name}: the runs scored different papers or folds")
+        require_same_papers(name, (y, main_probs[f"{name}_fold"]),
+                            (title_probs[f"{name}_label"], title_probs[f"{name}_fold"]))
         types = tuple(str(t) for t in main_probs["types"])
         out["metrics_full"][name] = routed_report(y, stored_labels(main_probs, name), stored_labels(title_probs, name),
                                                   types)
@@ -79,8 +91,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     try:
-        with np.load(args.main_probs, allow_pickle=False) as mp, np.load(args.title_probs, allow_pickle=False) as tp:
-            res = routed(json.loads(args.main.read_text()), json.loads(args.title.read_text()), dict(mp), dict(tp))
+        res = routed(json.loads(args.main.read_text()), json.loads(args.title.read_text()),
+                     load_probs(args.main_probs), load_probs(args.title_probs))
     except (OSError, ValueError, KeyError) as exc:
         print(f"routed_cv: {exc}", file=sys.stderr)
         return 2

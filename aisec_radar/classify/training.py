@@ -359,7 +359,7 @@ def fit_heads(es: ExampleSet, types: tuple[str, ...], cfg: dict[str, Any]) -> di
         X, _, w, y = _relevance_rows(es, view, cfg)
         heads[f"relevance_{view}"] = fit_lr(X, y, w, RELEVANCE, cfg["C_relevance"], cfg["seed"], nd)
         X, idx, w, y = _type_rows(es, view, cfg, types)
-        X, w, y = _with_secondary(es, X, idx, w, y, types, float(cfg.get("secondary_type_weight", 0.0)))
+        X, w, y = _with_secondary(es, X, idx, w, y, types, float(cfg["secondary_type_weight"]))
         # balance the nine types: rare types (data_decryption, model_extraction) must still win their papers
         counts = {t: y.count(t) for t in set(y)}
         cw = np.array([len(y) / (len(counts) * counts[lab]) for lab in y], dtype=np.float32) ** 0.5
